@@ -1,0 +1,14 @@
+// Subcommands of the edgeinfer tool. Each takes the arguments after its name and returns the
+// process exit code (0 success, 1 runtime error, 2 usage error). Errors go to stderr.
+#ifndef EDGEINFER_TOOLS_COMMANDS_H_
+#define EDGEINFER_TOOLS_COMMANDS_H_
+
+namespace edgeinfer::tools {
+
+int RunCommand(int argc, char** argv);      // edgeinfer run MODEL ...
+int ProfileCommand(int argc, char** argv);  // edgeinfer profile MODEL ...
+int ZooCommand(int argc, char** argv);      // edgeinfer zoo NAME -o FILE | --list
+
+}  // namespace edgeinfer::tools
+
+#endif  // EDGEINFER_TOOLS_COMMANDS_H_

@@ -1,0 +1,46 @@
+// edgeinfer: one binary, subcommands.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "commands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  int (*fn)(int, char**);
+  const char* summary;
+};
+
+const Subcommand kSubcommands[] = {
+    {"run", edgeinfer::tools::RunCommand, "run an ONNX model and print outputs and latency"},
+    {"profile", edgeinfer::tools::ProfileCommand, "per-node latency table of an ONNX model"},
+    {"zoo", edgeinfer::tools::ZooCommand, "write a standard architecture as an ONNX file"},
+};
+
+void PrintUsage(FILE* out) {
+  std::fprintf(out, "usage: edgeinfer <command> [options]\n\ncommands:\n");
+  for (const Subcommand& c : kSubcommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out, "\nRun 'edgeinfer <command> --help' for a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintUsage(stderr);
+    return 2;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    PrintUsage(stdout);
+    return 0;
+  }
+  for (const Subcommand& c : kSubcommands) {
+    if (cmd == c.name) return c.fn(argc - 1, argv + 1);
+  }
+  std::fprintf(stderr, "edgeinfer: unknown command '%s'\n\n", cmd.c_str());
+  PrintUsage(stderr);
+  return 2;
+}
