@@ -11,40 +11,67 @@ namespace edgeinfer {
 
 size_t DTypeSize(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return 4;
-    case DType::kUInt8: return 1;
-    case DType::kInt8: return 1;
-    case DType::kUInt16: return 2;
-    case DType::kInt16: return 2;
-    case DType::kInt32: return 4;
-    case DType::kInt64: return 8;
-    case DType::kBool: return 1;
-    case DType::kFloat16: return 2;
-    case DType::kFloat64: return 8;
-    case DType::kUInt32: return 4;
-    case DType::kUInt64: return 8;
+    case DType::kFloat32:
+      return 4;
+    case DType::kUInt8:
+      return 1;
+    case DType::kInt8:
+      return 1;
+    case DType::kUInt16:
+      return 2;
+    case DType::kInt16:
+      return 2;
+    case DType::kInt32:
+      return 4;
+    case DType::kInt64:
+      return 8;
+    case DType::kBool:
+      return 1;
+    case DType::kFloat16:
+      return 2;
+    case DType::kFloat64:
+      return 8;
+    case DType::kUInt32:
+      return 4;
+    case DType::kUInt64:
+      return 8;
     case DType::kString:
-    case DType::kUndefined: return 0;
+    case DType::kUndefined:
+      return 0;
   }
   return 0;
 }
 
 const char* DTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return "float32";
-    case DType::kUInt8: return "uint8";
-    case DType::kInt8: return "int8";
-    case DType::kUInt16: return "uint16";
-    case DType::kInt16: return "int16";
-    case DType::kInt32: return "int32";
-    case DType::kInt64: return "int64";
-    case DType::kBool: return "bool";
-    case DType::kFloat16: return "float16";
-    case DType::kFloat64: return "float64";
-    case DType::kUInt32: return "uint32";
-    case DType::kUInt64: return "uint64";
-    case DType::kString: return "string";
-    case DType::kUndefined: return "undefined";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt16:
+      return "uint16";
+    case DType::kInt16:
+      return "int16";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt64:
+      return "int64";
+    case DType::kBool:
+      return "bool";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kUInt32:
+      return "uint32";
+    case DType::kUInt64:
+      return "uint64";
+    case DType::kString:
+      return "string";
+    case DType::kUndefined:
+      return "undefined";
   }
   return "unknown";
 }
@@ -92,11 +119,13 @@ Tensor Tensor::Zeros(DType dtype, Shape shape) {
 
 Result<Tensor> Tensor::Allocate(DType dtype, Shape shape, size_t max_bytes) {
   size_t elem = DTypeSize(dtype);
-  if (elem == 0) return Status::InvalidArgument(std::string("cannot allocate a tensor of dtype ") +
-                                                DTypeName(dtype));
+  if (elem == 0)
+    return Status::InvalidArgument(std::string("cannot allocate a tensor of dtype ") +
+                                   DTypeName(dtype));
   size_t bytes = elem;
   for (int64_t d : shape) {
-    if (d < 0) return Status::InvalidArgument("negative dimension in shape " + ShapeToString(shape));
+    if (d < 0)
+      return Status::InvalidArgument("negative dimension in shape " + ShapeToString(shape));
     if (d != 0 && bytes > std::numeric_limits<size_t>::max() / static_cast<size_t>(d)) {
       return Status::ResourceExhausted("tensor size overflows for shape " + ShapeToString(shape));
     }
@@ -145,26 +174,45 @@ namespace {
 // Reads element i of `src` as double (exact for all ints up to 2^53 and all floats).
 double ReadAsDouble(const Tensor& src, int64_t i) {
   switch (src.dtype()) {
-    case DType::kFloat32: return src.data<float>()[i];
-    case DType::kFloat64: return src.data<double>()[i];
-    case DType::kFloat16: return HalfToFloat(src.data<uint16_t>()[i]);
-    case DType::kInt8: return src.data<int8_t>()[i];
-    case DType::kUInt8: return src.data<uint8_t>()[i];
-    case DType::kInt16: return src.data<int16_t>()[i];
-    case DType::kUInt16: return src.data<uint16_t>()[i];
-    case DType::kInt32: return src.data<int32_t>()[i];
-    case DType::kUInt32: return src.data<uint32_t>()[i];
-    case DType::kInt64: return static_cast<double>(src.data<int64_t>()[i]);
-    case DType::kUInt64: return static_cast<double>(src.data<uint64_t>()[i]);
-    case DType::kBool: return src.data<uint8_t>()[i] ? 1.0 : 0.0;
-    default: return 0.0;
+    case DType::kFloat32:
+      return src.data<float>()[i];
+    case DType::kFloat64:
+      return src.data<double>()[i];
+    case DType::kFloat16:
+      return HalfToFloat(src.data<uint16_t>()[i]);
+    case DType::kInt8:
+      return src.data<int8_t>()[i];
+    case DType::kUInt8:
+      return src.data<uint8_t>()[i];
+    case DType::kInt16:
+      return src.data<int16_t>()[i];
+    case DType::kUInt16:
+      return src.data<uint16_t>()[i];
+    case DType::kInt32:
+      return src.data<int32_t>()[i];
+    case DType::kUInt32:
+      return src.data<uint32_t>()[i];
+    case DType::kInt64:
+      return static_cast<double>(src.data<int64_t>()[i]);
+    case DType::kUInt64:
+      return static_cast<double>(src.data<uint64_t>()[i]);
+    case DType::kBool:
+      return src.data<uint8_t>()[i] ? 1.0 : 0.0;
+    default:
+      return 0.0;
   }
 }
 
 bool IsIntegerDType(DType d) {
   switch (d) {
-    case DType::kInt8: case DType::kUInt8: case DType::kInt16: case DType::kUInt16:
-    case DType::kInt32: case DType::kUInt32: case DType::kInt64: case DType::kUInt64:
+    case DType::kInt8:
+    case DType::kUInt8:
+    case DType::kInt16:
+    case DType::kUInt16:
+    case DType::kInt32:
+    case DType::kUInt32:
+    case DType::kInt64:
+    case DType::kUInt64:
     case DType::kBool:
       return true;
     default:
@@ -174,9 +222,12 @@ bool IsIntegerDType(DType d) {
 
 int64_t ReadAsInt64(const Tensor& src, int64_t i) {
   switch (src.dtype()) {
-    case DType::kInt64: return src.data<int64_t>()[i];
-    case DType::kUInt64: return static_cast<int64_t>(src.data<uint64_t>()[i]);
-    default: return static_cast<int64_t>(ReadAsDouble(src, i));
+    case DType::kInt64:
+      return src.data<int64_t>()[i];
+    case DType::kUInt64:
+      return static_cast<int64_t>(src.data<uint64_t>()[i]);
+    default:
+      return static_cast<int64_t>(ReadAsDouble(src, i));
   }
 }
 
@@ -198,19 +249,44 @@ Result<Tensor> Tensor::CastTo(DType dtype) const {
     }
     double v = ReadAsDouble(*this, i);
     switch (dtype) {
-      case DType::kFloat32: out.data<float>()[i] = static_cast<float>(v); break;
-      case DType::kFloat64: out.data<double>()[i] = v; break;
-      case DType::kFloat16: out.data<uint16_t>()[i] = FloatToHalf(static_cast<float>(v)); break;
-      case DType::kInt8: out.data<int8_t>()[i] = static_cast<int8_t>(v); break;
-      case DType::kUInt8: out.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
-      case DType::kInt16: out.data<int16_t>()[i] = static_cast<int16_t>(v); break;
-      case DType::kUInt16: out.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
-      case DType::kInt32: out.data<int32_t>()[i] = static_cast<int32_t>(v); break;
-      case DType::kUInt32: out.data<uint32_t>()[i] = static_cast<uint32_t>(v); break;
-      case DType::kInt64: out.data<int64_t>()[i] = static_cast<int64_t>(v); break;
-      case DType::kUInt64: out.data<uint64_t>()[i] = static_cast<uint64_t>(v); break;
-      case DType::kBool: out.data<uint8_t>()[i] = v != 0.0 ? 1 : 0; break;
-      default: break;
+      case DType::kFloat32:
+        out.data<float>()[i] = static_cast<float>(v);
+        break;
+      case DType::kFloat64:
+        out.data<double>()[i] = v;
+        break;
+      case DType::kFloat16:
+        out.data<uint16_t>()[i] = FloatToHalf(static_cast<float>(v));
+        break;
+      case DType::kInt8:
+        out.data<int8_t>()[i] = static_cast<int8_t>(v);
+        break;
+      case DType::kUInt8:
+        out.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+        break;
+      case DType::kInt16:
+        out.data<int16_t>()[i] = static_cast<int16_t>(v);
+        break;
+      case DType::kUInt16:
+        out.data<uint16_t>()[i] = static_cast<uint16_t>(v);
+        break;
+      case DType::kInt32:
+        out.data<int32_t>()[i] = static_cast<int32_t>(v);
+        break;
+      case DType::kUInt32:
+        out.data<uint32_t>()[i] = static_cast<uint32_t>(v);
+        break;
+      case DType::kInt64:
+        out.data<int64_t>()[i] = static_cast<int64_t>(v);
+        break;
+      case DType::kUInt64:
+        out.data<uint64_t>()[i] = static_cast<uint64_t>(v);
+        break;
+      case DType::kBool:
+        out.data<uint8_t>()[i] = v != 0.0 ? 1 : 0;
+        break;
+      default:
+        break;
     }
   }
   return out;
@@ -225,6 +301,8 @@ Result<std::vector<int64_t>> Tensor::ToInt64Vector() const {
   return v;
 }
 
-std::string Tensor::Describe() const { return std::string(DTypeName(dtype_)) + ShapeToString(shape_); }
+std::string Tensor::Describe() const {
+  return std::string(DTypeName(dtype_)) + ShapeToString(shape_);
+}
 
 }  // namespace edgeinfer

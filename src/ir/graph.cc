@@ -171,8 +171,10 @@ void Graph::Compact() {
   }
   std::vector<bool> used(values_.size(), false);
   for (const Node& n : kept_nodes) {
-    for (ValueId v : n.inputs) if (v >= 0) used[static_cast<size_t>(v)] = true;
-    for (ValueId v : n.outputs) if (v >= 0) used[static_cast<size_t>(v)] = true;
+    for (ValueId v : n.inputs)
+      if (v >= 0) used[static_cast<size_t>(v)] = true;
+    for (ValueId v : n.outputs)
+      if (v >= 0) used[static_cast<size_t>(v)] = true;
   }
   for (ValueId v : inputs_) used[static_cast<size_t>(v)] = true;
   for (ValueId v : outputs_) used[static_cast<size_t>(v)] = true;
@@ -184,7 +186,8 @@ void Graph::Compact() {
     kept_values.push_back(std::move(values_[i]));
   }
   auto fix = [&](std::vector<ValueId>& ids) {
-    for (ValueId& v : ids) if (v >= 0) v = remap[static_cast<size_t>(v)];
+    for (ValueId& v : ids)
+      if (v >= 0) v = remap[static_cast<size_t>(v)];
   };
   for (Node& n : kept_nodes) {
     fix(n.inputs);
@@ -200,9 +203,11 @@ void Graph::Compact() {
 void Graph::ReplaceUses(ValueId from, ValueId to) {
   for (Node& n : nodes_) {
     if (n.removed) continue;
-    for (ValueId& v : n.inputs) if (v == from) v = to;
+    for (ValueId& v : n.inputs)
+      if (v == from) v = to;
   }
-  for (ValueId& v : outputs_) if (v == from) v = to;
+  for (ValueId& v : outputs_)
+    if (v == from) v = to;
   RebuildUses();
 }
 
@@ -244,8 +249,8 @@ Result<std::vector<int>> Graph::TopologicalOrder() const {
   if (order.size() != live) {
     for (size_t i = 0; i < n; ++i) {
       if (!nodes_[i].removed && pending[i] > 0) {
-        return Status::InvalidArgument("graph has a cycle through node '" + nodes_[i].name +
-                                       "' (" + OpName(nodes_[i].op) + ")");
+        return Status::InvalidArgument("graph has a cycle through node '" + nodes_[i].name + "' (" +
+                                       OpName(nodes_[i].op) + ")");
       }
     }
   }
@@ -285,7 +290,8 @@ Status Graph::Verify() const {
       if (available[static_cast<size_t>(v)]) {
         return Status::InvalidArgument("tensor '" + values_[static_cast<size_t>(v)].name +
                                        "' is a graph input or initializer and also produced by "
-                                       "node '" + n.name + "'");
+                                       "node '" +
+                                       n.name + "'");
       }
       available[static_cast<size_t>(v)] = true;
     }
@@ -370,8 +376,8 @@ Result<Graph> Graph::Slice(const std::vector<std::string>& from,
     if (n.removed) continue;
     for (ValueId o : n.outputs) {
       if (o >= 0 && is_from[static_cast<size_t>(o)]) {
-        return Status::InvalidArgument("cannot cut at tensor '" + values_[static_cast<size_t>(o)].name +
-                                       "': node '" + n.name +
+        return Status::InvalidArgument("cannot cut at tensor '" +
+                                       values_[static_cast<size_t>(o)].name + "': node '" + n.name +
                                        "' produces it together with a tensor the slice needs");
       }
     }

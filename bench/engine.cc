@@ -1,0 +1,288 @@
+// bench_engine: edgeinfer vs ONNX Runtime on the same CPU, side by side, interleaved.
+//
+// For each zoo model (or the ONNX files given) and each thread count, it alternates rounds of
+// `edgeinfer run --json` and ONNX Runtime (tests/oracle/ort_run.js: graph optimisation level
+// all, the same intra-op thread count, one inter-op thread), each a fresh process that loads the
+// model, warms up once and times --repeat runs. The reported latency is the median over all
+// timed runs of all rounds; peak memory is the process's peak RSS (ONNX Runtime's includes the
+// Node.js runtime, about 45 MB, reported separately as its baseline); load time is model load
+// plus first-run compilation. GFLOP/s uses edgeinfer's FLOP count of the model and is shown next
+// to this machine's measured sgemm peak (oneDNN, 2048^3) at the same thread count.
+//
+// usage: bench_engine [--models a,b,...] [--threads 1,2] [--rounds N] [--repeat N]
+//                     [--out docs/benchmarks.md] [extra.onnx ...]
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/parallel.h"
+#include "ir/flops.h"
+#include "ir/passes.h"
+#include "onnx/onnx_io.h"
+#include "zoo/zoo.h"
+
+namespace edgeinfer::bench {
+namespace {
+
+std::string Shell(const std::string& cmd, int* rc) {
+  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  if (!pipe) {
+    *rc = -1;
+    return out;
+  }
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  *rc = pclose(pipe);
+  return out;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// Median GFLOP/s of a 2048^3 sgemm through oneDNN with `threads` threads.
+double SgemmPeak(int threads) {
+  SetNumThreads(threads);
+  const int64_t n = 2048;
+  std::vector<float> a(n * n, 1.0f), b(n * n, 0.5f), c(n * n);
+  std::vector<double> gflops;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (i > 0) gflops.push_back(2.0 * n * n * n / s / 1e9);
+  }
+  return Median(gflops);
+}
+
+double ModelFlops(const std::string& path) {
+  auto g = ImportOnnxFile(path);
+  if (!g.ok()) return NAN;
+  std::map<std::string, Shape> shapes;
+  for (ValueId id : g->inputs()) {
+    Shape s = g->value(id).shape;
+    for (int64_t& d : s) d = d < 0 ? 1 : d;
+    shapes[g->value(id).name] = s;
+  }
+  if (!Specialize(&*g, shapes).ok()) return NAN;
+  double f = 0;
+  for (const Node& node : g->nodes()) f += NodeFlops(*g, node);
+  return f;
+}
+
+struct Row {
+  std::string model;
+  int threads;
+  double ei_ms, ort_ms, ei_rss, ort_rss, ei_load, ort_load, gflop, peak;
+};
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> models = {"vgg16",       "resnet18",  "resnet50",
+                                     "mobilenetv2", "googlenet", "squeezenet1.1",
+                                     "openpose",    "alexnet",   "yolov2-tiny"};
+  std::vector<int> threads = {1, 2};
+  int rounds = 3, repeat = 10;
+  std::string out_md;
+  std::vector<std::string> extra;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--models")
+      models = SplitComma(next());
+    else if (a == "--threads") {
+      threads.clear();
+      for (const auto& t : SplitComma(next())) threads.push_back(std::stoi(t));
+    } else if (a == "--rounds")
+      rounds = std::stoi(next());
+    else if (a == "--repeat")
+      repeat = std::stoi(next());
+    else if (a == "--out")
+      out_md = next();
+    else if (a == "--help" || a == "-h") {
+      std::printf(
+          "usage: bench_engine [--models a,b] [--threads 1,2] [--rounds N] [--repeat N] "
+          "[--out FILE.md] [extra.onnx ...]\n");
+      return 0;
+    } else
+      extra.push_back(a);
+  }
+  const std::string src = EDGEINFER_SOURCE_DIR;
+  const std::string cli = EDGEINFER_CLI;
+  const std::string work = "out/bench";
+  std::filesystem::create_directories(work);
+
+  std::vector<std::pair<std::string, std::string>> files;  // (label, path)
+  for (const std::string& m : models) {
+    std::string path = work + "/" + m + ".onnx";
+    if (!std::filesystem::exists(path)) {
+      int rc;
+      std::string o = Shell(cli + " zoo " + m + " -o " + path, &rc);
+      if (rc != 0) {
+        std::fprintf(stderr, "bench_engine: cannot write zoo model %s: %s\n", m.c_str(), o.c_str());
+        return 1;
+      }
+    }
+    files.push_back({m, path});
+  }
+  for (const std::string& e : extra) files.push_back({std::filesystem::path(e).filename(), e});
+
+  std::vector<double> peaks;
+  for (int t : threads) peaks.push_back(SgemmPeak(t));
+  std::printf("sgemm 2048^3 peak:");
+  for (size_t i = 0; i < threads.size(); ++i)
+    std::printf("  %d thr %.1f GFLOP/s", threads[i], peaks[i]);
+  std::printf("\n");
+
+  std::vector<Row> rows;
+  for (const auto& [label, path] : files) {
+    double flops = ModelFlops(path);
+    // One input file so both engines see identical data.
+    std::string in_dir = work + "/" + label + "_inputs";
+    int rc;
+    std::string o =
+        Shell(cli + " run " + path + " --repeat 1 --threads 1 --json --save-inputs " + in_dir, &rc);
+    if (rc != 0) {
+      std::fprintf(stderr, "bench_engine: edgeinfer cannot run %s: %s\n", label.c_str(), o.c_str());
+      continue;
+    }
+    std::string ort_inputs;
+    for (const auto& entry : std::filesystem::directory_iterator(in_dir)) {
+      ort_inputs += " --input '" + entry.path().stem().string() + "=" + entry.path().string() + "'";
+    }
+    for (size_t ti = 0; ti < threads.size(); ++ti) {
+      int t = threads[ti];
+      std::vector<double> ei_runs, ort_runs, ei_rss, ort_rss, ei_load, ort_load;
+      for (int r = 0; r < rounds; ++r) {
+        std::string ei = Shell(cli + " run " + path + " --json --threads " + std::to_string(t) +
+                                   " --repeat " + std::to_string(repeat) + " --input-dir " + in_dir,
+                               &rc);
+        auto ej = nlohmann::json::parse(ei, nullptr, false);
+        if (rc != 0 || ej.is_discarded()) {
+          std::fprintf(stderr, "bench_engine: edgeinfer failed on %s: %s\n", label.c_str(),
+                       ei.c_str());
+          break;
+        }
+        for (double ms : ej["run_ms"]) ei_runs.push_back(ms);
+        ei_rss.push_back(ej["peak_rss_mb"]);
+        ei_load.push_back(ej["load_ms"]);
+        std::string ort = Shell("node " + src + "/tests/oracle/ort_run.js --model " + path +
+                                    ort_inputs + " --threads " + std::to_string(t) +
+                                    " --warmup 1 --repeat " + std::to_string(repeat),
+                                &rc);
+        auto oj = nlohmann::json::parse(ort, nullptr, false);
+        if (rc != 0 || oj.is_discarded()) {
+          std::fprintf(stderr, "bench_engine: onnxruntime failed on %s: %s\n", label.c_str(),
+                       ort.c_str());
+          break;
+        }
+        for (double ms : oj["run_ms"]) ort_runs.push_back(ms);
+        ort_rss.push_back(oj["rss_mb"]);
+        ort_load.push_back(oj["load_ms"]);
+      }
+      Row row{label,           t,
+              Median(ei_runs), Median(ort_runs),
+              Median(ei_rss),  Median(ort_rss),
+              Median(ei_load), Median(ort_load),
+              flops / 1e9,     peaks[ti]};
+      std::printf(
+          "%-14s %d thr  edgeinfer %9.2f ms  onnxruntime %9.2f ms  ratio %.3f  "
+          "rss %6.0f / %6.0f MB  %6.1f GFLOP/s (peak %.0f)\n",
+          label.c_str(), t, row.ei_ms, row.ort_ms, row.ei_ms / row.ort_ms, row.ei_rss, row.ort_rss,
+          row.gflop / row.ei_ms * 1e3, row.peak);
+      std::fflush(stdout);
+      rows.push_back(row);
+    }
+  }
+
+  // The table, in Markdown.
+  std::ostringstream md;
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+  struct utsname u {};
+  uname(&u);
+  std::string cpu = "unknown CPU";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  int ort_rc;
+  std::string ort_version =
+      Shell("node -e \"console.log(require('" + src +
+                "/tests/oracle/node_modules/onnxruntime-node').env.versions.common)\"",
+            &ort_rc);
+  ort_version.erase(ort_version.find_last_not_of("\n ") + 1);
+  md << "### Engine: edgeinfer vs ONNX Runtime " << ort_version << " (" << date << ")\n\n";
+  md << "Machine: " << cpu << ", " << std::thread::hardware_concurrency() << " cores, " << u.sysname
+     << " " << u.release << ". Batch 1, median of " << rounds << " interleaved rounds x " << repeat
+     << " timed runs after a warm-up run. Ratio < 1 means edgeinfer is faster.\n\n";
+  md << "| model | threads | edgeinfer ms | ORT ms | ratio | edgeinfer peak RSS MB | ORT peak RSS "
+        "MB "
+        "| edgeinfer load ms | ORT load ms | GFLOPs | edgeinfer GFLOP/s | sgemm peak GFLOP/s |\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  double log_sum = 0;
+  int n = 0;
+  for (const Row& r : rows) {
+    char line[512];
+    std::snprintf(
+        line, sizeof line,
+        "| %s | %d | %.2f | %.2f | %.3f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f |\n",
+        r.model.c_str(), r.threads, r.ei_ms, r.ort_ms, r.ei_ms / r.ort_ms, r.ei_rss, r.ort_rss,
+        r.ei_load, r.ort_load, r.gflop, r.gflop / r.ei_ms * 1e3, r.peak);
+    md << line;
+    if (std::isfinite(r.ei_ms / r.ort_ms)) {
+      log_sum += std::log(r.ei_ms / r.ort_ms);
+      ++n;
+    }
+  }
+  char gm[128];
+  std::snprintf(gm, sizeof gm, "\nGeometric mean of the latency ratio: %.3f over %d rows.\n",
+                n ? std::exp(log_sum / n) : NAN, n);
+  md << gm;
+  std::string cmdline = "build/bench_engine";
+  for (int i = 1; i < argc; ++i) cmdline += std::string(" ") + argv[i];
+  md << "\nReproduce: `" << cmdline << "`\n";
+  std::cout << "\n" << md.str();
+  if (!out_md.empty()) {
+    std::ofstream f(out_md, std::ios::app);
+    f << "\n" << md.str();
+    std::printf("appended to %s\n", out_md.c_str());
+  }
+  return 0;
+}
+
+}  // namespace edgeinfer::bench
+
+int main(int argc, char** argv) { return edgeinfer::bench::Main(argc, argv); }

@@ -1,0 +1,15 @@
+// The CPU backend on oneDNN: runs every op that has a schema (oneDNN primitives where a
+// matching one exists, the op's reference kernel otherwise).
+#ifndef EDGEINFER_BACKEND_CPU_CPU_BACKEND_H_
+#define EDGEINFER_BACKEND_CPU_CPU_BACKEND_H_
+
+#include "backend/backend.h"
+
+namespace edgeinfer {
+
+// The process-wide instance (never null, never destroyed).
+const Backend* GetCpuBackend();
+
+}  // namespace edgeinfer
+
+#endif  // EDGEINFER_BACKEND_CPU_CPU_BACKEND_H_

@@ -1,0 +1,215 @@
+#include "backend/cpu/cpu_executable.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "backend/backend_util.h"
+#include "core/parallel.h"
+#include "ops/op_registry.h"
+
+namespace edgeinfer::cpu {
+namespace {
+
+constexpr size_t kAlign = 64;
+
+size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+}  // namespace
+
+dnnl::memory RunContext::Memory(int s) const {
+  const dnnl::memory& shared = (*constant_memory)[static_cast<size_t>(s)];
+  if (shared) return shared;
+  return dnnl::memory((*slots)[static_cast<size_t>(s)].desc, *engine, ptr[static_cast<size_t>(s)]);
+}
+
+Status DnnlStep::Execute(RunContext* ctx) const {
+  try {
+    std::unordered_map<int, dnnl::memory> args;
+    for (const auto& [arg, slot] : args_) args.emplace(arg, ctx->Memory(slot));
+    if (scratchpad_bytes_ > 0) {
+      dnnl::memory::desc pad({static_cast<dnnl::memory::dim>(scratchpad_bytes_)},
+                             dnnl::memory::data_type::u8, dnnl::memory::format_tag::a);
+      args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(pad, *ctx->engine, ctx->scratchpad));
+    }
+    primitive_.execute(*ctx->stream, args);
+  } catch (const dnnl::error& e) {
+    return Status::Internal(label + ": oneDNN execution failed: " + e.what());
+  }
+  return Status::Ok();
+}
+
+Status ReferenceStep::Execute(RunContext* ctx) const {
+  const Node& node = graph_->nodes()[static_cast<size_t>(node_)];
+  std::vector<Tensor> inputs;
+  inputs.reserve(in_slots_.size());
+  for (int s : in_slots_) {
+    if (s < 0) {
+      inputs.emplace_back();
+      continue;
+    }
+    const Slot& slot = (*ctx->slots)[static_cast<size_t>(s)];
+    inputs.push_back(Tensor::Wrap(ctx->ptr[static_cast<size_t>(s)], slot.dtype, slot.shape, {}));
+  }
+  std::vector<Tensor> outputs;
+  EI_RETURN_IF_ERROR(RunReferenceNode(*graph_, node, inputs, &outputs));
+  for (size_t i = 0; i < out_slots_.size(); ++i) {
+    int s = out_slots_[i];
+    if (s < 0) continue;
+    const Tensor& t = outputs[i];
+    if (t.nbytes() > 0) std::memcpy(ctx->ptr[static_cast<size_t>(s)], t.raw_data(), t.nbytes());
+  }
+  return Status::Ok();
+}
+
+Status CopyStep::Execute(RunContext* ctx) const {
+  const Slot& src = (*ctx->slots)[static_cast<size_t>(src_)];
+  if (src.bytes > 0) {
+    std::memcpy(ctx->ptr[static_cast<size_t>(dst_)], ctx->ptr[static_cast<size_t>(src_)],
+                src.bytes);
+  }
+  return Status::Ok();
+}
+
+CpuExecutable::CpuExecutable(std::unique_ptr<Graph> graph, dnnl::engine engine,
+                             std::vector<Slot> slots, std::vector<std::unique_ptr<Step>> steps,
+                             int threads)
+    : graph_(std::move(graph)),
+      engine_(std::move(engine)),
+      slots_(std::move(slots)),
+      steps_(std::move(steps)),
+      threads_(threads) {
+  constant_memory_.resize(slots_.size());
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    Slot& slot = slots_[s];
+    if (slot.kind == Slot::Kind::kConstant && slot.has_desc) {
+      // Shared read-only by every run; oneDNN never writes a source or weights argument.
+      constant_memory_[s] = dnnl::memory(slot.desc, engine_, slot.constant.raw_data());
+    }
+  }
+  for (const auto& step : steps_) {
+    if (auto* d = dynamic_cast<const DnnlStep*>(step.get())) {
+      scratchpad_bytes_ = std::max(scratchpad_bytes_, d->scratchpad_bytes());
+    }
+  }
+  PlanArena();
+}
+
+void CpuExecutable::PlanArena() {
+  // Live interval of each arena root, in step indices (aliases count for their root).
+  const size_t n = slots_.size();
+  std::vector<int> first(n, -1);
+  std::vector<int> last(n, -1);
+  auto touch = [&](int s, int step) {
+    size_t r = static_cast<size_t>(s);
+    if (slots_[r].kind == Slot::Kind::kAlias) r = static_cast<size_t>(slots_[r].index);
+    if (first[r] < 0) first[r] = step;
+    last[r] = std::max(last[r], step);
+  };
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    for (int s : steps_[i]->reads) touch(s, static_cast<int>(i));
+    for (int s : steps_[i]->writes) touch(s, static_cast<int>(i));
+  }
+  std::vector<size_t> order;
+  for (size_t s = 0; s < n; ++s) {
+    if (slots_[s].kind == Slot::Kind::kArena && first[s] >= 0) order.push_back(s);
+  }
+  // Largest first, each at the lowest offset not overlapping a placed slot live at the same
+  // time: a simple greedy that reuses the bytes of dead tensors.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return slots_[a].bytes > slots_[b].bytes; });
+  std::vector<size_t> placed;
+  arena_bytes_ = 0;
+  for (size_t s : order) {
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (size_t p : placed) {
+      if (first[p] <= last[s] && first[s] <= last[p]) {
+        busy.emplace_back(slots_[p].offset, slots_[p].offset + AlignUp(slots_[p].bytes));
+      }
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    const size_t size = AlignUp(slots_[s].bytes);
+    for (const auto& [b, e] : busy) {
+      if (offset + size <= b) break;
+      offset = std::max(offset, e);
+    }
+    slots_[s].offset = offset;
+    arena_bytes_ = std::max(arena_bytes_, offset + size);
+    placed.push_back(s);
+  }
+}
+
+Status CpuExecutable::Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) const {
+  return RunImpl(inputs, outputs, nullptr);
+}
+
+Status CpuExecutable::RunProfiled(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
+                                  std::vector<StepTiming>* timings) const {
+  return RunImpl(inputs, outputs, timings);
+}
+
+Status CpuExecutable::RunImpl(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
+                              std::vector<StepTiming>* timings) const {
+  EI_RETURN_IF_ERROR(CheckRunInputs(*graph_, inputs));
+  if (threads_ > 0) SetNumThreads(threads_);
+  std::vector<Tensor> results;
+  results.reserve(graph_->outputs().size());
+  for (ValueId id : graph_->outputs()) {
+    const Value& v = graph_->value(id);
+    results.push_back(Tensor::Empty(v.dtype, v.shape));
+  }
+  // One block per run: the arena, then the scratchpad shared by all steps (they run in order).
+  Tensor block = Tensor::Empty(DType::kUInt8,
+                               {static_cast<int64_t>(arena_bytes_ + scratchpad_bytes_ + kAlign)});
+  auto* base = static_cast<uint8_t*>(block.raw_data());
+  RunContext ctx;
+  ctx.engine = &engine_;
+  ctx.slots = &slots_;
+  ctx.constant_memory = &constant_memory_;
+  ctx.scratchpad = base + arena_bytes_;
+  ctx.ptr.assign(slots_.size(), nullptr);
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    const Slot& slot = slots_[s];
+    switch (slot.kind) {
+      case Slot::Kind::kArena:
+        ctx.ptr[s] = base + slot.offset;
+        break;
+      case Slot::Kind::kInput:
+        ctx.ptr[s] = const_cast<void*>(inputs[static_cast<size_t>(slot.index)].raw_data());
+        break;
+      case Slot::Kind::kOutput:
+        ctx.ptr[s] = results[static_cast<size_t>(slot.index)].raw_data();
+        break;
+      case Slot::Kind::kConstant:
+        ctx.ptr[s] = const_cast<void*>(slot.constant.raw_data());
+        break;
+      case Slot::Kind::kAlias:
+        break;
+    }
+  }
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    if (slots_[s].kind == Slot::Kind::kAlias) {
+      ctx.ptr[s] = ctx.ptr[static_cast<size_t>(slots_[s].index)];
+    }
+  }
+  try {
+    dnnl::stream stream(engine_);
+    ctx.stream = &stream;
+    for (const auto& step : steps_) {
+      auto start = std::chrono::steady_clock::now();
+      EI_RETURN_IF_ERROR(step->Execute(&ctx));
+      if (timings != nullptr) {
+        std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
+        timings->push_back(StepTiming{step->nodes, ms.count()});
+      }
+    }
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return Status::Internal(std::string("oneDNN stream failed: ") + e.what());
+  }
+  *outputs = std::move(results);
+  return Status::Ok();
+}
+
+}  // namespace edgeinfer::cpu

@@ -1,0 +1,139 @@
+// The compiled form of a graph on the oneDNN CPU backend: slots (where each tensor's bytes
+// live during a run) and steps (primitives or fallback kernels) executed in order.
+//
+// Everything here is immutable after construction: Run() only reads it and allocates its own
+// activation arena, output tensors and oneDNN stream, so concurrent Runs are safe.
+#ifndef EDGEINFER_BACKEND_CPU_CPU_EXECUTABLE_H_
+#define EDGEINFER_BACKEND_CPU_CPU_EXECUTABLE_H_
+
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backend/backend.h"
+#include "ir/graph.h"
+
+namespace edgeinfer::cpu {
+
+// Where the bytes of one tensor (in one layout) live during a run.
+struct Slot {
+  enum class Kind {
+    kArena,     // offset into the per-run arena (shared with dead slots)
+    kInput,     // the caller's input `index` (read only)
+    kOutput,    // the output tensor `index` allocated by Run
+    kConstant,  // `constant`, owned by the executable (read only)
+    kAlias,     // the bytes of root slot `index`, seen with another shape or desc
+  };
+  Kind kind = Kind::kArena;
+  int index = -1;
+  size_t offset = 0;
+  size_t bytes = 0;
+  DType dtype = DType::kFloat32;
+  Shape shape;              // logical dims
+  bool plain = true;        // row-major contiguous over `shape`
+  bool has_desc = false;    // false for dtypes oneDNN does not know (int64, bool, ...)
+  dnnl::memory::desc desc;  // the layout oneDNN sees
+  Tensor constant;
+};
+
+// Per-run state handed to each step.
+struct RunContext {
+  const dnnl::engine* engine = nullptr;
+  dnnl::stream* stream = nullptr;
+  const std::vector<Slot>* slots = nullptr;
+  const std::vector<dnnl::memory>* constant_memory = nullptr;  // by slot; empty if not constant
+  std::vector<void*> ptr;  // by slot: the resolved address of its bytes
+  void* scratchpad = nullptr;
+
+  // A oneDNN memory object over slot `s` (the shared one for constants).
+  dnnl::memory Memory(int s) const;
+};
+
+class Step {
+ public:
+  virtual ~Step() = default;
+  // Runs the step. Must not modify the step (concurrent runs share it).
+  virtual Status Execute(RunContext* ctx) const = 0;
+
+  std::vector<int> nodes;   // graph node indices covered
+  std::vector<int> reads;   // slots read
+  std::vector<int> writes;  // slots written
+  std::string label;        // "Conv node 'c1'", used in errors
+};
+
+// One oneDNN primitive with its arguments bound to slots.
+class DnnlStep : public Step {
+ public:
+  DnnlStep(dnnl::primitive primitive, std::vector<std::pair<int, int>> args, size_t scratchpad)
+      : primitive_(std::move(primitive)), args_(std::move(args)), scratchpad_bytes_(scratchpad) {}
+  Status Execute(RunContext* ctx) const override;
+  size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+
+ private:
+  dnnl::primitive primitive_;
+  std::vector<std::pair<int, int>> args_;  // (DNNL_ARG_*, slot)
+  size_t scratchpad_bytes_;
+};
+
+// A node run by its reference kernel on plain slots (the fallback for every op).
+class ReferenceStep : public Step {
+ public:
+  ReferenceStep(const Graph* graph, int node, std::vector<int> in_slots, std::vector<int> out_slots)
+      : graph_(graph),
+        node_(node),
+        in_slots_(std::move(in_slots)),
+        out_slots_(std::move(out_slots)) {}
+  Status Execute(RunContext* ctx) const override;
+
+ private:
+  const Graph* graph_;
+  int node_;
+  std::vector<int> in_slots_;   // -1 for an omitted input
+  std::vector<int> out_slots_;  // -1 for an omitted output
+};
+
+// Copies the bytes of one plain slot into another of the same size.
+class CopyStep : public Step {
+ public:
+  CopyStep(int src, int dst) : src_(src), dst_(dst) {}
+  Status Execute(RunContext* ctx) const override;
+
+ private:
+  int src_;
+  int dst_;
+};
+
+class CpuExecutable : public Executable {
+ public:
+  // `graph` is the compiled graph (steps refer to it); `steps` run in order.
+  CpuExecutable(std::unique_ptr<Graph> graph, dnnl::engine engine, std::vector<Slot> slots,
+                std::vector<std::unique_ptr<Step>> steps, int threads);
+
+  Status Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) const override;
+  Status RunProfiled(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
+                     std::vector<StepTiming>* timings) const override;
+
+  size_t arena_bytes() const { return arena_bytes_; }
+  size_t num_steps() const { return steps_.size(); }
+
+ private:
+  // Assigns arena offsets so that slots live at the same time never overlap.
+  void PlanArena();
+  Status RunImpl(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
+                 std::vector<StepTiming>* timings) const;
+
+  std::unique_ptr<Graph> graph_;
+  dnnl::engine engine_;
+  std::vector<Slot> slots_;
+  std::vector<dnnl::memory> constant_memory_;
+  std::vector<std::unique_ptr<Step>> steps_;
+  int threads_;
+  size_t arena_bytes_ = 0;
+  size_t scratchpad_bytes_ = 0;
+};
+
+}  // namespace edgeinfer::cpu
+
+#endif  // EDGEINFER_BACKEND_CPU_CPU_EXECUTABLE_H_

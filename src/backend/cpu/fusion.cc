@@ -1,0 +1,207 @@
+// Fusion planning for the CPU backend: which nodes run as one oneDNN primitive.
+#include <cfloat>
+
+#include "backend/cpu/cpu_compiler.h"
+
+namespace edgeinfer::cpu {
+namespace {
+
+using dnnl::algorithm;
+
+// A scalar constant input of `node`, or false when absent/non-constant.
+bool ConstantScalar(const Graph& g, const Node& node, size_t i, bool* present, float* value) {
+  ValueId v = node.input(i);
+  *present = v != kNoValue;
+  if (!*present) return true;
+  const Value& val = g.value(v);
+  if (!val.is_constant() || val.dtype != DType::kFloat32 || val.constant.numel() != 1) {
+    return false;
+  }
+  *value = val.constant.data<float>()[0];
+  return true;
+}
+
+bool IsConstantVector(const Graph& g, ValueId v, int64_t n) {
+  if (v == kNoValue) return false;
+  const Value& val = g.value(v);
+  return val.is_constant() && val.dtype == DType::kFloat32 && val.shape == Shape{n};
+}
+
+// BatchNormalization `bn` can be folded into Conv `conv`'s weights: constant conv weights and
+// bias, constant per-channel parameters, inference mode, one used output.
+bool CanFoldBatchNorm(const Graph& g, const Node& conv, const Node& bn) {
+  if (bn.inputs.size() != 5 || bn.attrs.GetInt("training_mode", 0) != 0) return false;
+  for (size_t i = 1; i < bn.outputs.size(); ++i) {
+    if (bn.outputs[i] != kNoValue) return false;
+  }
+  ValueId w = conv.input(1);
+  if (w == kNoValue || !g.value(w).is_constant() || g.value(w).dtype != DType::kFloat32 ||
+      g.value(w).shape.empty()) {
+    return false;
+  }
+  int64_t oc = g.value(w).shape[0];
+  if (conv.input(2) != kNoValue && !IsConstantVector(g, conv.input(2), oc)) return false;
+  for (size_t i = 1; i < 5; ++i) {
+    if (!IsConstantVector(g, bn.inputs[i], oc)) return false;
+  }
+  return g.value(bn.outputs[0]).shape == g.value(conv.outputs[0]).shape;
+}
+
+}  // namespace
+
+bool EltwiseFor(const Graph& g, const Node& node, std::vector<EltwiseOp>* ops) {
+  ops->clear();
+  if (node.inputs.empty() || !IsF32(g, node.inputs[0]) || node.outputs.size() != 1 ||
+      !IsF32(g, node.outputs[0])) {
+    return false;
+  }
+  const Attributes& a = node.attrs;
+  switch (node.op) {
+    case OpKind::kRelu:
+      ops->push_back({algorithm::eltwise_relu, 0.f, 0.f});
+      break;
+    case OpKind::kLeakyRelu:
+      ops->push_back({algorithm::eltwise_relu, a.GetFloat("alpha", 0.01f), 0.f});
+      break;
+    case OpKind::kClip: {
+      // Bounds are attributes before opset 11 and optional inputs from then on.
+      const bool legacy = g.opset < 11;
+      float lo = legacy ? a.GetFloat("min", -FLT_MAX) : -FLT_MAX;
+      float hi = legacy ? a.GetFloat("max", FLT_MAX) : FLT_MAX;
+      bool present = false;
+      float value = 0.f;
+      if (!legacy) {
+        if (!ConstantScalar(g, node, 1, &present, &value)) return false;
+        if (present) lo = value;
+        if (!ConstantScalar(g, node, 2, &present, &value)) return false;
+        if (present) hi = value;
+      }
+      // ONNX Clip with min > max yields max everywhere; oneDNN's clip would not.
+      if (lo > hi) return false;
+      ops->push_back({algorithm::eltwise_clip, lo, hi});
+      break;
+    }
+    case OpKind::kSigmoid:
+      ops->push_back({algorithm::eltwise_logistic, 0.f, 0.f});
+      break;
+    case OpKind::kTanh:
+      ops->push_back({algorithm::eltwise_tanh, 0.f, 0.f});
+      break;
+    case OpKind::kHardSwish:
+      ops->push_back({algorithm::eltwise_hardswish, 0.f, 0.f});
+      break;
+    case OpKind::kHardSigmoid:
+      // max(0, min(1, alpha * x + beta)): oneDNN 2.6 has no hardsigmoid, so compose it.
+      ops->push_back(
+          {algorithm::eltwise_linear, a.GetFloat("alpha", 0.2f), a.GetFloat("beta", 0.5f)});
+      ops->push_back({algorithm::eltwise_clip, 0.f, 1.f});
+      break;
+    case OpKind::kElu:
+      ops->push_back({algorithm::eltwise_elu, a.GetFloat("alpha", 1.f), 0.f});
+      break;
+    case OpKind::kExp:
+      ops->push_back({algorithm::eltwise_exp, 0.f, 0.f});
+      break;
+    case OpKind::kSqrt:
+      ops->push_back({algorithm::eltwise_sqrt, 0.f, 0.f});
+      break;
+    case OpKind::kLog:
+      ops->push_back({algorithm::eltwise_log, 0.f, 0.f});
+      break;
+    case OpKind::kAbs:
+      ops->push_back({algorithm::eltwise_abs, 0.f, 0.f});
+      break;
+    default:
+      return false;
+  }
+  return true;
+}
+
+FusionPlan PlanFusions(const Graph& g) {
+  const size_t num_nodes = g.nodes().size();
+  std::vector<int> uses(g.values().size(), 0);
+  std::vector<int> consumer(g.values().size(), -1);
+  for (size_t n = 0; n < num_nodes; ++n) {
+    const Node& node = g.nodes()[n];
+    if (node.removed) continue;
+    for (ValueId v : node.inputs) {
+      if (v == kNoValue) continue;
+      ++uses[static_cast<size_t>(v)];
+      consumer[static_cast<size_t>(v)] = static_cast<int>(n);
+    }
+  }
+  for (ValueId v : g.outputs()) ++uses[static_cast<size_t>(v)];
+  // The node that is the only use of `v`, or -1.
+  auto only_consumer = [&](ValueId v) {
+    return uses[static_cast<size_t>(v)] == 1 ? consumer[static_cast<size_t>(v)] : -1;
+  };
+
+  FusionPlan plan;
+  plan.group_of.assign(num_nodes, -1);
+  for (size_t n = 0; n < num_nodes; ++n) {
+    const Node& head = g.nodes()[n];
+    if (head.removed || plan.group_of[n] >= 0) continue;
+    if (head.op != OpKind::kConv && head.op != OpKind::kGemm && head.op != OpKind::kMatMul) {
+      continue;
+    }
+    if (head.outputs.size() != 1 || !IsF32(g, head.outputs[0])) continue;
+    const bool is_conv = head.op == OpKind::kConv;
+    FusionGroup group;
+    group.nodes = {static_cast<int>(n)};
+    ValueId out = head.outputs[0];
+    const Shape& out_shape = g.value(out).shape;
+    int next = only_consumer(out);
+    if (is_conv && next >= 0 &&
+        g.nodes()[static_cast<size_t>(next)].op == OpKind::kBatchNormalization &&
+        g.nodes()[static_cast<size_t>(next)].inputs[0] == out &&
+        CanFoldBatchNorm(g, head, g.nodes()[static_cast<size_t>(next)])) {
+      group.batch_norm = next;
+      group.nodes.push_back(next);
+      out = g.nodes()[static_cast<size_t>(next)].outputs[0];
+    }
+    // Post-op grammar: [eltwise] [sum [eltwise]] for Conv, [eltwise] for Gemm/MatMul.
+    bool eltwise_allowed = true;
+    bool sum_allowed = is_conv;
+    while (true) {
+      int c = only_consumer(out);
+      if (c < 0 || plan.group_of[static_cast<size_t>(c)] >= 0) break;
+      const Node& node = g.nodes()[static_cast<size_t>(c)];
+      if (node.outputs.empty() || g.value(node.outputs[0]).shape != out_shape) break;
+      std::vector<EltwiseOp> ops;
+      if (eltwise_allowed && node.inputs[0] == out && EltwiseFor(g, node, &ops)) {
+        for (const EltwiseOp& op : ops) {
+          FusionGroup::PostOp p;
+          p.eltwise = op;
+          group.post_ops.push_back(p);
+        }
+        eltwise_allowed = false;
+        if (!is_conv) sum_allowed = false;
+      } else if (sum_allowed && node.op == OpKind::kAdd && node.inputs.size() == 2 &&
+                 node.outputs.size() == 1) {
+        ValueId other = node.inputs[0] == out ? node.inputs[1] : node.inputs[0];
+        if (other == out || !IsF32(g, other) || g.value(other).shape != out_shape ||
+            g.value(node.outputs[0]).shape != out_shape) {
+          break;
+        }
+        FusionGroup::PostOp p;
+        p.is_sum = true;
+        p.residual = other;
+        group.post_ops.push_back(p);
+        sum_allowed = false;
+        eltwise_allowed = true;
+      } else {
+        break;
+      }
+      group.nodes.push_back(c);
+      out = node.outputs[0];
+    }
+    if (group.nodes.size() < 2) continue;
+    group.output = out;
+    for (int m : group.nodes)
+      plan.group_of[static_cast<size_t>(m)] = static_cast<int>(plan.groups.size());
+    plan.groups.push_back(std::move(group));
+  }
+  return plan;
+}
+
+}  // namespace edgeinfer::cpu

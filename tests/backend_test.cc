@@ -1,0 +1,364 @@
+// Tests of the reference and cpu backends on small hand-built graphs: fusions, layouts,
+// memory reuse, graph outputs that are also consumed, concurrency and input checking.
+#include "backend/backend.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "ir/graph.h"
+#include "ops/op_registry.h"
+
+namespace edgeinfer {
+namespace {
+
+// Outputs are compared by relative L2 error. 1e-4 leaves room for fp32 accumulation-order
+// differences (oneDNN sums conv/GEMM terms in blocked order; BN folding rounds weights once)
+// while catching any indexing, padding or layout bug, which gives errors of order 1.
+constexpr double kTolerance = 1e-4;
+
+Tensor Random(Shape shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Tensor t = Tensor::Empty(DType::kFloat32, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+double RelativeL2(const Tensor& got, const Tensor& want) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    double d = double(got.data<float>()[i]) - want.data<float>()[i];
+    num += d * d;
+    den += double(want.data<float>()[i]) * want.data<float>()[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+Attributes ConvAttrs(int64_t k, int64_t pad, int64_t stride = 1, int64_t group = 1) {
+  Attributes a;
+  a.Set("kernel_shape", std::vector<int64_t>{k, k});
+  a.Set("pads", std::vector<int64_t>{pad, pad, pad, pad});
+  a.Set("strides", std::vector<int64_t>{stride, stride});
+  a.Set("group", group);
+  return a;
+}
+
+// Builds graphs by hand with shapes from the same formulas the schemas use.
+class Builder {
+ public:
+  explicit Builder(uint32_t seed = 1) : seed_(seed) {}
+  Graph g;
+
+  ValueId Input(const std::string& name, Shape shape) {
+    return g.AddInput(name, DType::kFloat32, std::move(shape));
+  }
+  ValueId Const(const std::string& name, Tensor t) { return g.AddConstant(name, std::move(t)); }
+  ValueId Conv(const std::string& name, ValueId x, int64_t oc, int64_t k, int64_t pad,
+               int64_t stride = 1, int64_t group = 1, bool bias = true) {
+    const Shape xs = g.value(x).shape;
+    ValueId w = Const(name + ".w", Random({oc, xs[1] / group, k, k}, ++seed_));
+    std::vector<ValueId> ins = {x, w};
+    if (bias) ins.push_back(Const(name + ".b", Random({oc}, ++seed_)));
+    int64_t oh = (xs[2] + 2 * pad - k) / stride + 1;
+    int64_t ow = (xs[3] + 2 * pad - k) / stride + 1;
+    ValueId y = g.AddValue(name + ".y", DType::kFloat32, {xs[0], oc, oh, ow});
+    g.AddNode(OpKind::kConv, name, ins, {y}, ConvAttrs(k, pad, stride, group));
+    return y;
+  }
+  ValueId Unary(OpKind op, const std::string& name, ValueId x, Attributes a = {}) {
+    ValueId y = g.AddValue(name + ".y", DType::kFloat32, Shape(g.value(x).shape));
+    g.AddNode(op, name, {x}, {y}, std::move(a));
+    return y;
+  }
+  ValueId Binary(OpKind op, const std::string& name, ValueId a, ValueId b) {
+    ValueId y = g.AddValue(name + ".y", DType::kFloat32, Shape(g.value(a).shape));
+    g.AddNode(op, name, {a, b}, {y});
+    return y;
+  }
+  ValueId BatchNorm(const std::string& name, ValueId x) {
+    const int64_t c = g.value(x).shape[1];
+    const Shape xs = g.value(x).shape;
+    ValueId y = g.AddValue(name + ".y", DType::kFloat32, xs);
+    Attributes a;
+    a.Set("epsilon", 1e-3f);
+    g.AddNode(
+        OpKind::kBatchNormalization, name,
+        {x, Const(name + ".scale", Random({c}, ++seed_, 0.5f, 1.5f)),
+         Const(name + ".bias", Random({c}, ++seed_)), Const(name + ".mean", Random({c}, ++seed_)),
+         Const(name + ".var", Random({c}, ++seed_, 0.5f, 2.f))},
+        {y}, a);
+    return y;
+  }
+
+ private:
+  uint32_t seed_;
+};
+
+struct RunResult {
+  std::vector<Tensor> outputs;
+  std::vector<StepTiming> steps;
+};
+
+RunResult Run(const std::string& backend, const Graph& g, const std::vector<Tensor>& inputs) {
+  RunResult r;
+  const Backend* b = FindBackend(backend);
+  EXPECT_NE(b, nullptr);
+  auto exe = b->Compile(g, CompileOptions{});
+  EXPECT_TRUE(exe.ok()) << exe.status().ToString();
+  if (!exe.ok()) return r;
+  Status s = (*exe)->RunProfiled(inputs, &r.outputs, &r.steps);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return r;
+}
+
+// Runs both backends and requires every output to agree; returns the cpu run.
+RunResult ExpectAgree(const Graph& g, const std::vector<Tensor>& inputs) {
+  RunResult ref = Run("reference", g, inputs);
+  RunResult cpu = Run("cpu", g, inputs);
+  EXPECT_EQ(ref.outputs.size(), g.outputs().size());
+  EXPECT_EQ(cpu.outputs.size(), g.outputs().size());
+  for (size_t i = 0; i < ref.outputs.size() && i < cpu.outputs.size(); ++i) {
+    EXPECT_EQ(cpu.outputs[i].shape(), ref.outputs[i].shape()) << "output " << i;
+    if (cpu.outputs[i].shape() != ref.outputs[i].shape()) continue;
+    EXPECT_LE(RelativeL2(cpu.outputs[i], ref.outputs[i]), kTolerance) << "output " << i;
+  }
+  return cpu;
+}
+
+// True if one step covers all of `nodes` (they were fused).
+bool Fused(const RunResult& r, std::vector<int> nodes) {
+  for (const StepTiming& s : r.steps) {
+    bool all = true;
+    for (int n : nodes) all = all && std::count(s.nodes.begin(), s.nodes.end(), n) > 0;
+    if (all) return true;
+  }
+  return false;
+}
+
+bool SchemasPresent(std::initializer_list<OpKind> ops) {
+  for (OpKind op : ops) {
+    if (FindSchema(op) == nullptr) return false;
+  }
+  return true;
+}
+
+#define REQUIRE_SCHEMAS(...) \
+  if (!SchemasPresent({__VA_ARGS__})) GTEST_SKIP() << "op schemas not registered yet"
+
+TEST(BackendTest, FindBackend) {
+  ASSERT_NE(FindBackend("cpu"), nullptr);
+  ASSERT_NE(FindBackend("reference"), nullptr);
+  EXPECT_STREQ(FindBackend("cpu")->name(), "cpu");
+  EXPECT_STREQ(FindBackend("reference")->name(), "reference");
+  EXPECT_EQ(FindBackend("tpu"), nullptr);
+}
+
+TEST(BackendTest, ConvBiasReluIsOneStep) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 3, 12, 12});
+  ValueId y = b.Unary(OpKind::kRelu, "relu", b.Conv("conv", x, 16, 3, 1));
+  b.g.AddOutput(y);
+  RunResult r = ExpectAgree(b.g, {Random({1, 3, 12, 12}, 7)});
+  EXPECT_TRUE(Fused(r, {0, 1}));
+}
+
+TEST(BackendTest, ConvBatchNormFoldsIntoConv) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kBatchNormalization, OpKind::kClip);
+  Builder b;
+  ValueId x = b.Input("x", {2, 8, 9, 9});
+  ValueId bn = b.BatchNorm("bn", b.Conv("conv", x, 16, 3, 1, 2));
+  ValueId relu6 = b.g.AddValue("relu6.y", DType::kFloat32, {2, 16, 5, 5});
+  b.g.AddNode(OpKind::kClip, "relu6",
+              {bn, b.Const("lo", Tensor::Scalar(0.f)), b.Const("hi", Tensor::Scalar(6.f))},
+              {relu6});
+  b.g.AddOutput(relu6);
+  RunResult r = ExpectAgree(b.g, {Random({2, 8, 9, 9}, 8)});
+  EXPECT_TRUE(Fused(r, {0, 1, 2}));
+}
+
+TEST(BackendTest, DepthwiseConvBatchNorm) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kBatchNormalization);
+  Builder b;
+  ValueId x = b.Input("x", {1, 16, 10, 10});
+  b.g.AddOutput(b.BatchNorm("bn", b.Conv("dw", x, 16, 3, 1, 1, 16, false)));
+  RunResult r = ExpectAgree(b.g, {Random({1, 16, 10, 10}, 9)});
+  EXPECT_TRUE(Fused(r, {0, 1}));
+}
+
+TEST(BackendTest, ResidualAddReluAccumulatesInPlace) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kAdd, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 16, 8, 8});
+  ValueId p = b.Conv("a", x, 16, 3, 1);
+  ValueId q = b.Conv("b", x, 16, 1, 0);  // the residual: used once, by the Add
+  ValueId s = b.Binary(OpKind::kAdd, "add", b.Conv("c", p, 16, 3, 1), q);
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu", s));
+  RunResult r = ExpectAgree(b.g, {Random({1, 16, 8, 8}, 10)});
+  // Either conv may take the Add as its sum post-op; the Relu follows it into the same step.
+  EXPECT_TRUE(Fused(r, {2, 3, 4}) || Fused(r, {1, 3, 4}));
+}
+
+TEST(BackendTest, ResidualFromGraphInputIsCopiedNotOverwritten) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kAdd, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 8, 6, 6});
+  ValueId s = b.Binary(OpKind::kAdd, "add", x, b.Conv("c", x, 8, 3, 1));
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu", s));
+  Tensor in = Random({1, 8, 6, 6}, 11);
+  Tensor copy = in.Clone();
+  RunResult r = ExpectAgree(b.g, {in});
+  EXPECT_TRUE(Fused(r, {0, 1, 2}));
+  EXPECT_EQ(std::memcmp(in.raw_data(), copy.raw_data(), in.nbytes()), 0);
+}
+
+TEST(BackendTest, BranchyGraphWithConcat) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kMaxPool, OpKind::kConcat, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 8, 10, 10});
+  ValueId b1 = b.Unary(OpKind::kRelu, "r1", b.Conv("c1", x, 8, 1, 0));
+  ValueId b2 = b.Conv("c2", x, 12, 3, 1);
+  Attributes pool;
+  pool.Set("kernel_shape", std::vector<int64_t>{3, 3});
+  pool.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  pool.Set("strides", std::vector<int64_t>{1, 1});
+  ValueId b3 = b.g.AddValue("pool.y", DType::kFloat32, {1, 8, 10, 10});
+  b.g.AddNode(OpKind::kMaxPool, "pool", {x}, {b3}, pool);
+  ValueId cat = b.g.AddValue("cat.y", DType::kFloat32, {1, 28, 10, 10});
+  Attributes axis;
+  axis.Set("axis", int64_t{1});
+  b.g.AddNode(OpKind::kConcat, "cat", {b1, b2, b3}, {cat}, axis);
+  b.g.AddOutput(b.Conv("head", cat, 4, 3, 1, 2));
+  ExpectAgree(b.g, {Random({1, 8, 10, 10}, 12)});
+}
+
+TEST(BackendTest, OutputAlsoConsumedByAnotherNode) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 4, 8, 8});
+  ValueId mid = b.Unary(OpKind::kRelu, "relu", b.Conv("c1", x, 8, 3, 1));
+  b.g.AddOutput(mid);
+  b.g.AddOutput(b.Conv("c2", mid, 8, 3, 1));
+  b.g.AddOutput(mid);  // the same value twice: two independent tensors
+  RunResult r = ExpectAgree(b.g, {Random({1, 4, 8, 8}, 13)});
+  ASSERT_EQ(r.outputs.size(), 3u);
+  EXPECT_NE(r.outputs[0].raw_data(), r.outputs[2].raw_data());
+}
+
+TEST(BackendTest, FlattenGemmSoftmaxHead) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kGlobalAveragePool, OpKind::kFlatten, OpKind::kGemm,
+                  OpKind::kSoftmax);
+  Builder b;
+  ValueId x = b.Input("x", {2, 3, 16, 16});
+  ValueId c = b.Unary(OpKind::kRelu, "relu", b.Conv("conv", x, 32, 3, 1, 2));
+  ValueId gap = b.g.AddValue("gap.y", DType::kFloat32, {2, 32, 1, 1});
+  b.g.AddNode(OpKind::kGlobalAveragePool, "gap", {c}, {gap});
+  ValueId flat = b.g.AddValue("flat.y", DType::kFloat32, {2, 32});
+  b.g.AddNode(OpKind::kFlatten, "flat", {gap}, {flat});
+  ValueId logits = b.g.AddValue("fc.y", DType::kFloat32, {2, 10});
+  Attributes gemm;
+  gemm.Set("transB", int64_t{1});
+  b.g.AddNode(OpKind::kGemm, "fc",
+              {flat, b.Const("fc.w", Random({10, 32}, 20)), b.Const("fc.b", Random({10}, 21))},
+              {logits}, gemm);
+  b.g.AddOutput(b.Unary(OpKind::kSoftmax, "softmax", logits));
+  ExpectAgree(b.g, {Random({2, 3, 16, 16}, 14)});
+}
+
+Graph ResidualBlock(int64_t c, int64_t hw) {
+  Builder b;
+  ValueId x = b.Input("x", {1, c, hw, hw});
+  ValueId r = b.Unary(OpKind::kRelu, "r1", b.BatchNorm("bn1", b.Conv("c1", x, c, 3, 1)));
+  ValueId y = b.BatchNorm("bn2", b.Conv("c2", r, c, 3, 1));
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "r2", b.Binary(OpKind::kAdd, "add", y, x)));
+  return b.g;
+}
+
+TEST(BackendTest, ConcurrentRunsGiveIdenticalResults) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kBatchNormalization, OpKind::kAdd, OpKind::kRelu);
+  Graph g = ResidualBlock(16, 12);
+  auto exe = FindBackend("cpu")->Compile(g, CompileOptions{});
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  std::vector<Tensor> inputs = {Random({1, 16, 12, 12}, 15)};
+  std::vector<Tensor> expected;
+  ASSERT_TRUE((*exe)->Run(inputs, &expected).ok());
+  std::vector<std::vector<Tensor>> results(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        std::vector<Tensor> out;
+        if (!(*exe)->Run(inputs, &out).ok()) return;
+        if (std::memcmp(out[0].raw_data(), expected[0].raw_data(), out[0].nbytes()) != 0) return;
+        results[static_cast<size_t>(t)] = out;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& r : results) {
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(std::memcmp(r[0].raw_data(), expected[0].raw_data(), r[0].nbytes()), 0);
+  }
+}
+
+TEST(BackendTest, WrongInputShapeNamesTheInput) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kBatchNormalization, OpKind::kAdd, OpKind::kRelu);
+  Graph g = ResidualBlock(8, 6);
+  for (const char* name : {"cpu", "reference"}) {
+    auto exe = FindBackend(name)->Compile(g, CompileOptions{});
+    ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+    std::vector<Tensor> out;
+    Status s = (*exe)->Run({Random({1, 8, 6, 7}, 1)}, &out);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << name;
+    EXPECT_NE(s.message().find("'x'"), std::string::npos) << s.message();
+    s = (*exe)->Run({}, &out);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << name;
+    Tensor ints = Tensor::Zeros(DType::kInt32, {1, 8, 6, 6});
+    EXPECT_EQ((*exe)->Run({ints}, &out).code(), StatusCode::kInvalidArgument) << name;
+  }
+}
+
+TEST(BackendTest, UnknownShapeIsRejectedAtCompile) {
+  REQUIRE_SCHEMAS(OpKind::kRelu);
+  Graph g;
+  ValueId x = g.AddInput("x", DType::kFloat32, {-1, 4});
+  ValueId y = g.AddValue("y", DType::kFloat32, {-1, 4});
+  g.AddNode(OpKind::kRelu, "relu", {x}, {y});
+  g.AddOutput(y);
+  for (const char* name : {"cpu", "reference"}) {
+    auto exe = FindBackend(name)->Compile(g, CompileOptions{});
+    EXPECT_FALSE(exe.ok()) << name;
+  }
+}
+
+TEST(BackendTest, ResidualBlockMuchFasterThanReference) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kBatchNormalization, OpKind::kAdd, OpKind::kRelu);
+  Graph g = ResidualBlock(32, 28);
+  std::vector<Tensor> inputs = {Random({1, 32, 28, 28}, 16)};
+  // One thread: on a loaded 2-core CI machine OpenMP barriers would dominate the timing.
+  CompileOptions options;
+  options.threads = 1;
+  auto time_ms = [&](const char* name) {
+    auto exe = FindBackend(name)->Compile(g, options);
+    EXPECT_TRUE(exe.ok());
+    std::vector<Tensor> out;
+    EXPECT_TRUE((*exe)->Run(inputs, &out).ok());  // warm-up
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE((*exe)->Run(inputs, &out).ok());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  double ref = time_ms("reference");
+  double cpu = time_ms("cpu");
+  // A loose bound so that a loaded CI machine cannot make it flaky; oneDNN is ~10-50x faster.
+  EXPECT_LT(cpu * 3, ref) << "cpu " << cpu << " ms, reference " << ref << " ms";
+}
+
+}  // namespace
+}  // namespace edgeinfer

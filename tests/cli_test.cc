@@ -1,0 +1,221 @@
+// The edgeinfer command line, driven as a user would: real files, real process, exit codes.
+// Bad input (truncated or corrupt model, unknown op, dangling tensor, wrong input shape) must
+// give a clear message naming the problem and a non-zero exit, never a crash.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/npy.h"
+#include "onnx/onnx_io.h"
+#include "oracle_util.h"
+
+namespace edgeinfer::testing {
+namespace {
+
+struct Outcome {
+  int exit_code = -1;  // -1: killed by a signal (a crash)
+  std::string output;  // stdout and stderr together
+};
+
+Outcome RunCli(const std::string& args) {
+  std::string cmd = std::string(EDGEINFER_CLI) + " " + args + " 2>&1";
+  Outcome o;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return o;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) o.output.append(buf, n);
+  int status = pclose(pipe);
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+// x[1,3,8,8] -> Conv(4, 3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten -> "y"[1,4]
+Graph SmallModel() {
+  Graph g;
+  g.opset = 13;
+  ValueId x = g.AddInput("x", DType::kFloat32, {1, 3, 8, 8});
+  ValueId w = g.AddConstant("w", RandomTensor(DType::kFloat32, {4, 3, 3, 3}, 1));
+  ValueId c = g.AddValue("c", DType::kFloat32, {1, 4, 8, 8});
+  ValueId r = g.AddValue("r", DType::kFloat32, {1, 4, 8, 8});
+  ValueId p = g.AddValue("p", DType::kFloat32, {1, 4, 1, 1});
+  ValueId y = g.AddValue("y", DType::kFloat32, {1, 4});
+  Attributes conv;
+  conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  g.AddNode(OpKind::kConv, "conv", {x, w}, {c}, conv);
+  g.AddNode(OpKind::kRelu, "relu", {c}, {r});
+  g.AddNode(OpKind::kGlobalAveragePool, "gap", {r}, {p});
+  g.AddNode(OpKind::kFlatten, "flat", {p}, {y});
+  g.AddOutput(y);
+  return g;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = dir_.path() + "/small.onnx";
+    ASSERT_TRUE(ExportOnnxFile(SmallModel(), model_).ok());
+    auto bytes = ReadFileBytes(model_);
+    ASSERT_TRUE(bytes.ok());
+    bytes_ = *bytes;
+  }
+  // Writes `bytes_` with the first `from` replaced by `to` (same length keeps protobuf valid).
+  std::string WriteEdited(const std::string& name, const std::string& from, const std::string& to) {
+    std::string b = bytes_;
+    size_t at = b.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) b.replace(at, from.size(), to);
+    std::string path = dir_.path() + "/" + name;
+    EXPECT_TRUE(WriteFileBytes(path, b).ok());
+    return path;
+  }
+
+  TempDir dir_;
+  std::string model_;
+  std::string bytes_;
+};
+
+TEST_F(CliTest, RunPrintsOutputsAndLatency) {
+  Outcome o = RunCli("run " + model_ + " --repeat 3 --threads 1");
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  EXPECT_NE(o.output.find("y: float32[1, 4]"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("median"), std::string::npos) << o.output;
+}
+
+TEST_F(CliTest, JsonAndSaveOutputsMatchTheApi) {
+  std::string out_dir = dir_.path() + "/outs";
+  Outcome o = RunCli("run " + model_ + " --json --threads 1 --seed 3 --save-outputs " + out_dir);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_EQ(j["threads"], 1);
+  EXPECT_GT(j["median_ms"].get<double>(), 0.0);
+  EXPECT_LE(j["min_ms"].get<double>(), j["median_ms"].get<double>());
+  EXPECT_EQ(j["outputs"][0]["name"], "y");
+  EXPECT_EQ(j["outputs"][0]["shape"], (std::vector<int64_t>{1, 4}));
+  auto saved = ReadNpyFile(out_dir + "/y.npy");
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  EXPECT_EQ(saved->shape(), (Shape{1, 4}));
+  // The saved tensor is the output for the given input: feed the same input through the API.
+  std::string in = dir_.path() + "/x.npy";
+  Tensor x = RandomTensor(DType::kFloat32, {1, 3, 8, 8}, 5);
+  ASSERT_TRUE(WriteNpyFile(in, x).ok());
+  Outcome o2 =
+      RunCli("run " + model_ + " --threads 1 --input x=" + in + " --save-outputs " + out_dir);
+  ASSERT_EQ(o2.exit_code, 0) << o2.output;
+  auto session = Session::Open(model_);
+  ASSERT_TRUE(session.ok());
+  auto ref = (*session)->Run({{"x", x}});
+  ASSERT_TRUE(ref.ok());
+  auto saved2 = ReadNpyFile(out_dir + "/y.npy");
+  ASSERT_TRUE(saved2.ok());
+  EXPECT_LE(RelativeL2(*saved2, (*ref)[0].tensor), 1e-6);
+}
+
+TEST_F(CliTest, ProfilePrintsEveryStep) {
+  Outcome o = RunCli("profile " + model_ + " --threads 1 --repeat 2 --json");
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  ASSERT_GE(j["nodes"].size(), 1u);
+  double flops = 0;
+  for (const auto& n : j["nodes"]) flops += n["flops"].get<double>();
+  // The conv alone: 2 * (4*8*8 outputs) * (3*3*3) = 13824.
+  EXPECT_GE(flops, 13824.0);
+  EXPECT_NE(o.output.find("Conv"), std::string::npos);
+}
+
+TEST_F(CliTest, TruncatedModelIsAClearError) {
+  std::string path = dir_.path() + "/truncated.onnx";
+  ASSERT_TRUE(WriteFileBytes(path, bytes_.substr(0, bytes_.size() / 2)).ok());
+  Outcome o = RunCli("run " + path);
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("truncated.onnx"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("DATA_LOSS"), std::string::npos) << o.output;
+}
+
+TEST_F(CliTest, GarbageFileIsAClearError) {
+  std::string path = dir_.path() + "/garbage.onnx";
+  std::string junk(4096, '\0');
+  for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>((i * 2654435761u) >> 13);
+  ASSERT_TRUE(WriteFileBytes(path, junk).ok());
+  Outcome o = RunCli("run " + path);
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("garbage.onnx"), std::string::npos) << o.output;
+}
+
+TEST_F(CliTest, MissingFileIsAClearError) {
+  Outcome o = RunCli("run " + dir_.path() + "/nope.onnx");
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("nope.onnx"), std::string::npos) << o.output;
+}
+
+TEST_F(CliTest, UnknownOpNamesOpNodeAndOpset) {
+  std::string path = WriteEdited("unknown_op.onnx", "Relu", "Rexu");
+  Outcome o = RunCli("run " + path);
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("Rexu"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("relu"), std::string::npos) << o.output;  // the node name
+  EXPECT_NE(o.output.find("13"), std::string::npos) << o.output;    // the opset
+}
+
+TEST_F(CliTest, DanglingTensorIsNamed) {
+  // The Relu node's input "c" renamed to "q": no node produces "q".
+  std::string b = bytes_;
+  size_t relu = b.find("relu");
+  ASSERT_NE(relu, std::string::npos);
+  // In NodeProto the input names precede the node name; edit the last "c" field before it.
+  size_t c = b.rfind(std::string("\x0a\x01"
+                                 "c",
+                                 3),
+                     relu);
+  ASSERT_NE(c, std::string::npos);
+  b[c + 2] = 'q';
+  std::string path = dir_.path() + "/dangling.onnx";
+  ASSERT_TRUE(WriteFileBytes(path, b).ok());
+  Outcome o = RunCli("run " + path);
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("'q'"), std::string::npos) << o.output;
+}
+
+TEST_F(CliTest, WrongInputShapeNamesTheInput) {
+  std::string in = dir_.path() + "/bad.npy";
+  ASSERT_TRUE(WriteNpyFile(in, Tensor::Zeros(DType::kFloat32, {1, 3, 9, 8})).ok());
+  Outcome o = RunCli("run " + model_ + " --input x=" + in);
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("'x'"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("[1, 3, 9, 8]"), std::string::npos) << o.output;
+}
+
+TEST_F(CliTest, UnknownInputNameAndBadFlagsAreUsageErrors) {
+  Outcome o = RunCli("run " + model_ + " --input nope=" + model_);
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("nope"), std::string::npos) << o.output;
+  EXPECT_EQ(RunCli("run " + model_ + " --threads many").exit_code, 2);
+  EXPECT_EQ(RunCli("run " + model_ + " --frobnicate").exit_code, 2);
+  EXPECT_EQ(RunCli("run").exit_code, 2);
+  EXPECT_EQ(RunCli("frobnicate").exit_code, 2);
+}
+
+TEST(SessionApiTest, MissingAndExtraInputsAreErrors) {
+  TempDir dir;
+  std::string model = dir.path() + "/m.onnx";
+  ASSERT_TRUE(ExportOnnxFile(SmallModel(), model).ok());
+  auto session = Session::Open(model);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  auto missing = (*session)->Run({});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("missing input 'x'"), std::string::npos);
+  Tensor x = Tensor::Zeros(DType::kFloat32, {1, 3, 8, 8});
+  auto extra = (*session)->Run({{"x", x}, {"z", x}});
+  ASSERT_FALSE(extra.ok());
+  EXPECT_NE(extra.status().message().find("'z'"), std::string::npos);
+  auto dtype = (*session)->Run({{"x", Tensor::Zeros(DType::kInt64, {1, 3, 8, 8})}});
+  ASSERT_FALSE(dtype.ok());
+  EXPECT_NE(dtype.status().message().find("int64"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgeinfer::testing
