@@ -2,8 +2,11 @@
 """Exports torchvision classification models to ONNX (opset 13) with torch.onnx.export.
 
 Used to check edgeinfer on real exporter output (see docs/conformance.md). Needs Debian's
-python3-torchvision (apt-get install python3-torchvision); weights are torchvision's random
-initialisation with a fixed seed, since nothing can be downloaded here.
+python3-torchvision (apt-get install python3-torchvision). Pretrained weights cannot be
+downloaded here, and torchvision's own random initialisation leaves some models with dead
+activations (GoogLeNet's output is then just the classifier bias), which would make an output
+comparison trivially pass. So weights are re-drawn with a fixed seed: variance-preserving
+convolutions and linear layers, and batch norms with non-trivial statistics.
 
 usage: /usr/bin/python3 scripts/export_torchvision.py OUT_DIR [name ...]
 """
@@ -33,6 +36,20 @@ MODELS = {
 }
 
 
+def reinitialise(model):
+    """Variance-preserving random weights so activations stay O(1) through the network."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                torch.nn.init.uniform_(m.bias, -0.1, 0.1)
+        elif isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(m.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(m.bias, -0.1, 0.1)
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -43,6 +60,8 @@ def main():
         ctor, size = MODELS[name]
         torch.manual_seed(0)
         model = ctor().eval()
+        with torch.no_grad():
+            reinitialise(model)
         x = torch.randn(1, 3, size, size)
         path = os.path.join(out_dir, name + ".onnx")
         torch.onnx.export(model, x, path, opset_version=13, input_names=["input"],

@@ -22,7 +22,7 @@ std::string DescribeShape(const Value& v) {
   return v.rank_known ? ShapeToString(v.shape) : std::string("[unknown rank]");
 }
 
-// Bytes of a fully known info; nullopt-like max on unknown dims or overflow.
+// Bytes of a fully known info; UINT64_MAX when a dim is unknown or the size overflows.
 uint64_t InfoBytes(const ValueInfo& info) {
   constexpr uint64_t kUnknown = std::numeric_limits<uint64_t>::max();
   if (!info.rank_known) return kUnknown;
