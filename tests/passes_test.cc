@@ -282,5 +282,22 @@ TEST(PassesTest, DeclaredShapeConflictNamesTensor) {
   EXPECT_EQ(h.value(hy).shape, (Shape{2, 3}));
 }
 
+// Regression: a Pad with huge pads used to pass shape inference and abort the process with
+// std::bad_alloc when the backend allocated the 160 GB output.
+TEST(SpecializeTest, TensorLargerThanMemoryIsResourceExhausted) {
+  Graph g;
+  ValueId x = g.AddInput("x", DType::kFloat32, {1, 1, 8, 8});
+  ValueId pads = g.AddConstant(
+      "pads", Tensor::FromVector<int64_t>({0, 0, 100000, 100000, 0, 0, 100000, 100000}, {8}));
+  ValueId y = g.AddValue("y", DType::kFloat32, {});
+  g.mutable_value(y).rank_known = false;
+  g.AddNode(OpKind::kPad, "bigpad", {x, pads}, {y});
+  g.AddOutput(y);
+  Status s = Specialize(&g, {{"x", {1, 1, 8, 8}}});
+  ASSERT_EQ(s.code(), StatusCode::kResourceExhausted) << s.ToString();
+  EXPECT_NE(s.message().find("'y'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("bigpad"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace edgeinfer

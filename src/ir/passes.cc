@@ -1,5 +1,7 @@
 #include "ir/passes.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -12,6 +14,18 @@ namespace {
 // Ops that can turn a few constant bytes into a large tensor. Folding them would bloat the
 // graph's constants, so above this size they stay runtime nodes.
 constexpr uint64_t kMaxExpandingFoldBytes = uint64_t{16} << 20;
+
+// No single tensor can be larger than physical memory; rejecting such shapes during inference
+// turns a hostile or mistaken model into a clear error instead of a failed allocation.
+uint64_t MaxTensorBytes() {
+  static const uint64_t limit = [] {
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                                 : uint64_t{1} << 40;
+  }();
+  return limit;
+}
 
 bool IsExpandingOp(OpKind op) {
   return op == OpKind::kConstantOfShape || op == OpKind::kExpand || op == OpKind::kTile ||
@@ -111,7 +125,16 @@ Status InferNode(Graph* graph, int index) {
   }
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     if (node.outputs[i] < 0) continue;
-    EI_RETURN_IF_ERROR(MergeInto(inferred[i], &graph->mutable_value(node.outputs[i])));
+    Value& out = graph->mutable_value(node.outputs[i]);
+    EI_RETURN_IF_ERROR(MergeInto(inferred[i], &out));
+    const uint64_t bytes = InfoBytes(ValueInfo{out.dtype, out.shape, out.rank_known});
+    if (out.shape_known() && bytes > MaxTensorBytes()) {
+      return Status::ResourceExhausted(
+          "tensor '" + out.name + "' of shape " + ShapeToString(out.shape) + " would need " +
+          (bytes == std::numeric_limits<uint64_t>::max() ? std::string("more than 2^64")
+                                                         : std::to_string(bytes)) +
+          " bytes, more than this machine's memory (" + std::to_string(MaxTensorBytes()) + ")");
+    }
   }
 
   std::vector<Tensor> folded;
