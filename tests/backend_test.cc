@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "backend/cpu/cpu_executable.h"
 #include "ir/graph.h"
 #include "ops/op_registry.h"
 
@@ -218,6 +219,41 @@ TEST(BackendTest, ResidualFromGraphInputIsCopiedNotOverwritten) {
   EXPECT_EQ(std::memcmp(in.raw_data(), copy.raw_data(), in.nbytes()), 0);
 }
 
+// True if some step covers exactly `nodes`.
+bool HasStep(const RunResult& r, const std::vector<int>& nodes) {
+  for (const StepTiming& s : r.steps) {
+    if (s.nodes == nodes) return true;
+  }
+  return false;
+}
+
+TEST(BackendTest, ResidualIsOverwrittenAtItsLastUse) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kAdd, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 16, 8, 8});
+  ValueId p = b.Conv("a", x, 16, 3, 1);  // node 0; used by conv b and by the Add
+  ValueId q = b.Conv("b", p, 16, 3, 1);  // node 1
+  ValueId s = b.Binary(OpKind::kAdd, "add", b.Conv("c", q, 16, 3, 1), p);  // nodes 2, 3
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu", s));                        // node 4
+  RunResult r = ExpectAgree(b.g, {Random({1, 16, 8, 8}, 17)});
+  EXPECT_TRUE(Fused(r, {2, 3, 4}));
+  // Conv b read p before the fused step runs, so the sum accumulates into p's bytes; a copy of
+  // p would be a separate step attributed to conv c alone.
+  EXPECT_FALSE(HasStep(r, {2}));
+}
+
+TEST(BackendTest, ResidualStillNeededLaterIsNotOverwritten) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kAdd, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 16, 8, 8});
+  ValueId p = b.Conv("a", x, 16, 3, 1);
+  ValueId s =
+      b.Unary(OpKind::kRelu, "relu", b.Binary(OpKind::kAdd, "add", b.Conv("c", x, 16, 1, 0), p));
+  // p is read again after the fused conv+add+relu, which must therefore leave it intact.
+  b.g.AddOutput(b.Binary(OpKind::kAdd, "add2", s, p));
+  ExpectAgree(b.g, {Random({1, 16, 8, 8}, 18)});
+}
+
 TEST(BackendTest, BranchyGraphWithConcat) {
   REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kMaxPool, OpKind::kConcat, OpKind::kRelu);
   Builder b;
@@ -358,6 +394,28 @@ TEST(BackendTest, ResidualBlockMuchFasterThanReference) {
   double cpu = time_ms("cpu");
   // A loose bound so that a loaded CI machine cannot make it flaky; oneDNN is ~10-50x faster.
   EXPECT_LT(cpu * 3, ref) << "cpu " << cpu << " ms, reference " << ref << " ms";
+}
+
+TEST(BackendTest, SequentialRunsReuseOneRunState) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kBatchNormalization, OpKind::kAdd, OpKind::kRelu);
+  Graph g = ResidualBlock(16, 12);
+  auto exe = FindBackend("cpu")->Compile(g, CompileOptions{});
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  auto* cpu = dynamic_cast<const cpu::CpuExecutable*>(exe->get());
+  ASSERT_NE(cpu, nullptr);
+  std::vector<Tensor> first;
+  ASSERT_TRUE((*exe)->Run({Random({1, 16, 12, 12}, 19)}, &first).ok());
+  // Later runs with other inputs must rebind the inputs and outputs of the reused state.
+  for (uint32_t seed = 20; seed < 25; ++seed) {
+    Tensor in = Random({1, 16, 12, 12}, seed);
+    std::vector<Tensor> out;
+    ASSERT_TRUE((*exe)->Run({in}, &out).ok());
+    RunResult ref = edgeinfer::Run("reference", g, {in});
+    ASSERT_EQ(ref.outputs.size(), 1u);
+    EXPECT_LE(RelativeL2(out[0], ref.outputs[0]), kTolerance) << "seed " << seed;
+    EXPECT_NE(out[0].raw_data(), first[0].raw_data());
+  }
+  EXPECT_EQ(cpu->num_run_states(), 1u);
 }
 
 }  // namespace

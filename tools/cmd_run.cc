@@ -1,7 +1,10 @@
-// edgeinfer run: run an ONNX model on this machine and report outputs and latency.
+// edgeinfer run: run an ONNX model on this machine, or offload it to an edge server, and report
+// outputs and latency.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -21,8 +24,8 @@ namespace {
 void PrintHelp() {
   std::printf(
       "usage: edgeinfer run MODEL.onnx [options]\n\n"
-      "Runs the model on the CPU and prints each output's shape and summary (top-5 classes for\n"
-      "a classifier) and the median latency over the repeats.\n\n"
+      "Runs the model on the CPU, or on an edge server (--edge), and prints each output's shape\n"
+      "and summary (top-5 classes for a classifier) and the median latency over the repeats.\n\n"
       "options:\n"
       "  --input SPEC           FILE.npy, NAME=FILE.npy, IMAGE.jpg/png or NAME=IMAGE (repeatable;\n"
       "                         a spec without NAME fills the next input not yet given)\n"
@@ -33,7 +36,19 @@ void PrintHelp() {
       "  --save-outputs DIR     write each output as DIR/<output name>.npy\n"
       "  --save-inputs DIR      write each input actually used as DIR/<input name>.npy\n"
       "  --backend NAME         cpu (oneDNN, default) or reference (naive kernels)\n"
-      "  --json                 print one JSON object on stdout instead of text\n\n%s",
+      "  --json                 print one JSON object on stdout instead of text\n"
+      "  --edge HOST:PORT       edge server (grpc://HOST:PORT or grpcs://HOST:PORT also accepted;\n"
+      "                         default: $EDGEINFER_ACCELERATOR)\n"
+      "  --mode MODE            local, remote (whole model on the server; default with --edge)\n"
+      "                         or split:CUT (CUT: comma-separated tensor names the device\n"
+      "                         computes, or N: the first N nodes run on the device)\n"
+      "  --token T              bearer token for the server (default: $EDGEINFER_TOKEN)\n"
+      "  --tls-ca FILE          use TLS, trusting the CA in FILE (default: $EDGEINFER_TLS_CA)\n"
+      "  --timeout-ms N         deadline of each server call (default 30000)\n\n"
+      "Offloaded runs also report the median latency breakdown: device compute, upload, server\n"
+      "queue, server compute, download. Upload and download are the round trip minus the\n"
+      "server-reported queue and compute time, split in proportion to bytes sent and received.\n\n"
+      "%s",
       kImagePreprocessingHelp);
 }
 
@@ -57,12 +72,27 @@ Status SaveTensors(const std::string& dir, const std::vector<NamedTensor>& tenso
   return Status::Ok();
 }
 
+// The latency breakdown of offloaded runs: JSON key, text label, RunStats field.
+struct Breakdown {
+  const char* key;
+  const char* label;
+  double RunStats::*field;
+};
+const std::vector<Breakdown> kBreakdown = {
+    {"device_ms", "device", &RunStats::device_ms},
+    {"upload_ms", "upload", &RunStats::upload_ms},
+    {"server_queue_ms", "server queue", &RunStats::server_queue_ms},
+    {"server_compute_ms", "server compute", &RunStats::server_compute_ms},
+    {"download_ms", "download", &RunStats::download_ms},
+};
+
 }  // namespace
 
 int RunCommand(int argc, char** argv) {
-  Args args({"--input", "--input-dir", "--seed", "--threads", "--repeat", "--save-outputs",
-             "--save-inputs", "--backend"},
-            {"--json", "--help", "-h"});
+  Args args(
+      {"--input", "--input-dir", "--seed", "--threads", "--repeat", "--save-outputs",
+       "--save-inputs", "--backend", "--edge", "--mode", "--token", "--tls-ca", "--timeout-ms"},
+      {"--json", "--help", "-h"});
   if (!args.Parse(argc, argv)) {
     std::fprintf(stderr, "edgeinfer run: %s (see --help)\n", args.error().c_str());
     return 2;
@@ -75,14 +105,15 @@ int RunCommand(int argc, char** argv) {
     std::fprintf(stderr, "edgeinfer run: expected one MODEL argument (see --help)\n");
     return 2;
   }
-  long long seed, threads, repeat;
+  long long seed, threads, repeat, timeout_ms;
   if (!args.GetInt("--seed", 0, &seed) || !args.GetInt("--threads", 0, &threads) ||
-      !args.GetInt("--repeat", 10, &repeat)) {
+      !args.GetInt("--repeat", 10, &repeat) || !args.GetInt("--timeout-ms", 30000, &timeout_ms)) {
     std::fprintf(stderr, "edgeinfer run: %s\n", args.error().c_str());
     return 2;
   }
-  if (repeat < 1 || threads < 0) {
-    std::fprintf(stderr, "edgeinfer run: --repeat must be >= 1 and --threads >= 0\n");
+  if (repeat < 1 || threads < 0 || timeout_ms < 1 || timeout_ms > INT32_MAX) {
+    std::fprintf(stderr,
+                 "edgeinfer run: --repeat and --timeout-ms must be >= 1 and --threads >= 0\n");
     return 2;
   }
   const std::string model = args.positionals()[0];
@@ -91,6 +122,11 @@ int RunCommand(int argc, char** argv) {
   SessionOptions options;
   options.threads = static_cast<int>(threads);
   options.backend = args.Get("--backend", "cpu");
+  options.accelerator = args.Get("--edge");
+  options.token = args.Get("--token");
+  options.tls_ca_file = args.Get("--tls-ca");
+  options.mode = args.Get("--mode", args.Has("--edge") ? "remote" : "");
+  options.timeout_ms = static_cast<int>(timeout_ms);
   auto t0 = std::chrono::steady_clock::now();
   auto session = Session::Open(model, options);
   if (!session.ok()) {
@@ -120,12 +156,18 @@ int RunCommand(int argc, char** argv) {
   double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::vector<double> ms;
+  std::vector<std::vector<double>> parts(kBreakdown.size());
   std::vector<NamedTensor> outputs = std::move(first).value();
+  int64_t bytes_sent = 0, bytes_received = 0;
   for (long long r = 0; r < repeat; ++r) {
+    RunStats stats;
     auto s = std::chrono::steady_clock::now();
-    auto out = (*session)->Run(*inputs);
+    auto out = (*session)->RunWithStats(*inputs, &stats);
     ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+    for (size_t k = 0; k < kBreakdown.size(); ++k) parts[k].push_back(stats.*kBreakdown[k].field);
+    bytes_sent = stats.bytes_sent;
+    bytes_received = stats.bytes_received;
     if (!out.ok()) {
       std::fprintf(stderr, "edgeinfer run: %s\n", out.status().ToString().c_str());
       return 1;
@@ -144,6 +186,7 @@ int RunCommand(int argc, char** argv) {
   nlohmann::json report;
   report["model"] = model;
   report["backend"] = options.backend;
+  report["mode"] = (*session)->mode();
   report["threads"] = GetNumThreads();
   report["repeat"] = repeat;
   report["load_ms"] = load_ms;
@@ -151,6 +194,9 @@ int RunCommand(int argc, char** argv) {
   report["min_ms"] = *std::min_element(ms.begin(), ms.end());
   report["max_ms"] = *std::max_element(ms.begin(), ms.end());
   report["run_ms"] = ms;
+  for (size_t k = 0; k < kBreakdown.size(); ++k) report[kBreakdown[k].key] = Median(parts[k]);
+  report["bytes_sent"] = bytes_sent;
+  report["bytes_received"] = bytes_received;
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   report["peak_rss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB
@@ -160,12 +206,20 @@ int RunCommand(int argc, char** argv) {
     std::cout << report.dump() << std::endl;
     return 0;
   }
-  std::printf("model %s  (%d threads, backend %s)\n", model.c_str(), GetNumThreads(),
-              options.backend.c_str());
+  std::printf("model %s  (%d threads, backend %s, mode %s)\n", model.c_str(), GetNumThreads(),
+              options.backend.c_str(), (*session)->mode().c_str());
   std::printf("outputs:\n");
   for (const auto& o : report["outputs"]) std::printf("%s", FormatSummary(o).c_str());
   std::printf("latency: median %.3f ms  min %.3f ms  over %lld runs  (load+compile %.1f ms)\n",
               report["median_ms"].get<double>(), report["min_ms"].get<double>(), repeat, load_ms);
+  if ((*session)->mode() != "local") {
+    std::printf("breakdown (medians):");
+    for (const Breakdown& b : kBreakdown) {
+      std::printf("  %s %.3f ms", b.label, report[b.key].get<double>());
+    }
+    std::printf("\n  (%lld bytes sent, %lld received per run)\n",
+                static_cast<long long>(bytes_sent), static_cast<long long>(bytes_received));
+  }
   return 0;
 }
 

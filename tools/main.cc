@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "backend/cpu/openmp_env.h"
 #include "commands.h"
 
 namespace {
@@ -17,6 +18,7 @@ const Subcommand kSubcommands[] = {
     {"run", edgeinfer::tools::RunCommand, "run an ONNX model and print outputs and latency"},
     {"profile", edgeinfer::tools::ProfileCommand, "per-node latency table of an ONNX model"},
     {"zoo", edgeinfer::tools::ZooCommand, "write a standard architecture as an ONNX file"},
+    {"serve", edgeinfer::tools::ServeCommand, "edge server: KServe v2 / Triton gRPC and HTTP"},
 };
 
 void PrintUsage(FILE* out) {
@@ -28,6 +30,7 @@ void PrintUsage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  edgeinfer::ReexecWithPassiveOpenMpWait(argv);
   if (argc < 2) {
     PrintUsage(stderr);
     return 2;

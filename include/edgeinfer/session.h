@@ -3,6 +3,15 @@
 // A Session is thread safe: Run() may be called concurrently. It compiles the model for each
 // distinct set of input shapes it sees (dynamic dimensions are resolved from the actual
 // inputs) and caches the result.
+//
+// Offload to an edge server is transparent: when SessionOptions::accelerator is empty and the
+// mode is not explicitly "local", Open reads the environment:
+//   EDGEINFER_ACCELERATOR  grpc://HOST:PORT (plain) or grpcs://HOST:PORT (TLS)
+//   EDGEINFER_TOKEN        bearer token sent with every call
+//   EDGEINFER_TLS_CA       PEM file of the CA that signed the server's certificate
+//   EDGEINFER_MODE         local | remote | split:CUT (default remote when an accelerator is set)
+// so an unchanged program runs on the edge. The model is uploaded to the server only when the
+// server does not already hold it (it is named by the SHA-256 of its bytes).
 #ifndef EDGEINFER_SESSION_H_
 #define EDGEINFER_SESSION_H_
 
@@ -20,6 +29,34 @@ namespace edgeinfer {
 struct SessionOptions {
   int threads = 0;              // kernel threads; <= 0 means all cores
   std::string backend = "cpu";  // "cpu" (oneDNN) or "reference" (naive kernels)
+
+  // Edge server: "grpc://HOST:PORT", "grpcs://HOST:PORT" (TLS) or "HOST:PORT" (plain, or TLS
+  // when tls_ca_file is set). Empty: EDGEINFER_ACCELERATOR, unless mode is "local".
+  std::string accelerator;
+  std::string token;        // bearer token; empty: EDGEINFER_TOKEN
+  std::string tls_ca_file;  // PEM CA bundle for TLS; empty: EDGEINFER_TLS_CA
+  // "local" (all on this device), "remote" (whole model on the server) or "split:CUT", where CUT
+  // is comma-separated tensor names (the device computes them, the server the rest) or a node
+  // index N (the first N nodes in topological order run on the device). Empty: EDGEINFER_MODE,
+  // else "remote" when an accelerator is set, else "local".
+  std::string mode;
+  // Deadline of every call to the server (connecting, upload, inference), in milliseconds.
+  int timeout_ms = 30000;
+};
+
+// Where the time of one Run went, in milliseconds. Local runs fill total_ms and device_ms only.
+// upload_ms and download_ms are the measured round trip minus the server-reported queue and
+// compute time, split in proportion to the bytes sent and received.
+struct RunStats {
+  double total_ms = 0.0;            // wall time of the whole Run
+  double device_ms = 0.0;           // compute on this device (the prefix in split mode)
+  double upload_ms = 0.0;           // request transfer
+  double server_queue_ms = 0.0;     // waiting in the server's queue
+  double server_compute_ms = 0.0;   // the server's compute
+  double download_ms = 0.0;         // reply transfer
+  int64_t bytes_sent = 0;           // serialized request size
+  int64_t bytes_received = 0;       // serialized reply size
+  double server_load_factor = 0.0;  // server-reported load factor (0: not reported)
 };
 
 // Name, dtype and shape (-1 for a dynamic dim) of a model input or output.
@@ -36,8 +73,8 @@ struct NamedTensor {
 
 // Per-node (or fused step) timing from Session::Profile.
 struct NodeProfile {
-  std::string name;       // node name(s), '+' joined when fused
-  std::string op;         // op type(s), '+' joined when fused
+  std::string name;  // node name(s), '+' joined when fused
+  std::string op;    // op type(s), '+' joined when fused
   Shape output_shape;
   int64_t output_bytes = 0;
   double flops = 0.0;
@@ -61,6 +98,14 @@ class Session {
 
   // Runs the model. Every model input must be given (by name); outputs come in model order.
   virtual Result<std::vector<NamedTensor>> Run(const std::vector<NamedTensor>& inputs) = 0;
+
+  // Run that also reports where the time went (`stats` may be null). The default times Run as
+  // device compute; offloading sessions fill the transfer and server fields.
+  virtual Result<std::vector<NamedTensor>> RunWithStats(const std::vector<NamedTensor>& inputs,
+                                                        RunStats* stats);
+
+  // The resolved execution mode: "local", "remote" or "split:CUT".
+  virtual std::string mode() const { return "local"; }
 
   // Runs `repeat` times and reports per-step median latency, in execution order.
   virtual Result<std::vector<NodeProfile>> Profile(const std::vector<NamedTensor>& inputs,

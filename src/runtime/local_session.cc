@@ -1,18 +1,18 @@
 // The local Session: import once, specialise and compile per distinct input-shape set.
+#include "runtime/local_session.h"
+
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 
 #include "backend/backend.h"
-#include "core/npy.h"
 #include "core/parallel.h"
 #include "edgeinfer/session.h"
 #include "ir/flops.h"
 #include "ir/passes.h"
-#include "onnx/onnx_io.h"
+#include "runtime/session_inputs.h"
 
 namespace edgeinfer {
 
@@ -97,46 +97,9 @@ class LocalSession final : public Session {
   // compiled specialisation for their shapes (compiling it on first use).
   Result<std::shared_ptr<const Compiled>> Prepare(const std::vector<NamedTensor>& inputs,
                                                   std::vector<Tensor>* ordered) {
-    std::map<std::string, const Tensor*> by_name;
-    for (const NamedTensor& nt : inputs) {
-      bool known = false;
-      for (const TensorInfo& info : inputs_) known = known || info.name == nt.name;
-      if (!known) {
-        std::string names;
-        for (const TensorInfo& info : inputs_) names += (names.empty() ? "" : ", ") + info.name;
-        return Status::InvalidArgument("model has no input named '" + nt.name +
-                                       "' (inputs: " + names + ")");
-      }
-      if (!by_name.emplace(nt.name, &nt.tensor).second) {
-        return Status::InvalidArgument("input '" + nt.name + "' given more than once");
-      }
-    }
+    EI_RETURN_IF_ERROR(OrderInputs(inputs_, inputs, ordered));
     std::map<std::string, Shape> shapes;
-    ordered->clear();
-    for (const TensorInfo& info : inputs_) {
-      auto it = by_name.find(info.name);
-      if (it == by_name.end()) {
-        return Status::InvalidArgument("missing input '" + info.name + "' (" +
-                                       DTypeName(info.dtype) + ShapeToString(info.shape) + ")");
-      }
-      const Tensor& t = *it->second;
-      if (t.dtype() != info.dtype) {
-        return Status::InvalidArgument("input '" + info.name + "' has dtype " +
-                                       DTypeName(t.dtype()) + ", the model expects " +
-                                       DTypeName(info.dtype));
-      }
-      bool rank_ok = t.shape().size() == info.shape.size();
-      for (size_t d = 0; rank_ok && d < info.shape.size(); ++d) {
-        rank_ok = info.shape[d] < 0 || info.shape[d] == t.shape()[d];
-      }
-      if (!rank_ok) {
-        return Status::InvalidArgument("input '" + info.name + "' has shape " +
-                                       ShapeToString(t.shape()) + ", the model expects " +
-                                       ShapeToString(info.shape));
-      }
-      shapes[info.name] = t.shape();
-      ordered->push_back(t);
-    }
+    for (size_t i = 0; i < inputs_.size(); ++i) shapes[inputs_[i].name] = (*ordered)[i].shape();
     std::string key;
     for (const auto& [name, shape] : shapes) key += name + ShapeToString(shape) + ";";
     {
@@ -174,32 +137,16 @@ class LocalSession final : public Session {
   std::map<std::string, std::shared_ptr<const Compiled>> cache_;  // guarded by mu_
 };
 
-Result<std::unique_ptr<Session>> MakeSession(Result<Graph> graph, const SessionOptions& options) {
-  if (!graph.ok()) return graph.status();
+}  // namespace
+
+Result<std::unique_ptr<Session>> MakeLocalSession(Graph graph, const SessionOptions& options) {
   const Backend* backend = FindBackend(options.backend);
   if (backend == nullptr) {
     return Status::InvalidArgument("unknown backend '" + options.backend +
                                    "' (available: cpu, reference)");
   }
   SetNumThreads(options.threads);
-  return std::unique_ptr<Session>(new LocalSession(std::move(graph).value(), backend, options));
-}
-
-}  // namespace
-
-Result<std::unique_ptr<Session>> Session::Open(const std::string& model_path,
-                                               const SessionOptions& options) {
-  EI_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(model_path));
-  std::string dir = std::filesystem::path(model_path).parent_path().string();
-  return OpenFromBytes(bytes, dir.empty() ? "." : dir, options);
-}
-
-Result<std::unique_ptr<Session>> Session::OpenFromBytes(const std::string& bytes,
-                                                        const std::string& base_dir,
-                                                        const SessionOptions& options) {
-  ImportOptions import;
-  import.base_dir = base_dir;
-  return MakeSession(ImportOnnx(bytes, import), options);
+  return std::unique_ptr<Session>(new LocalSession(std::move(graph), backend, options));
 }
 
 }  // namespace edgeinfer

@@ -4,11 +4,14 @@
 //
 // usage: node ort_run.js --model M.onnx [--input NAME=FILE.npy ...] [--out DIR]
 //                        [--threads N] [--repeat N] [--warmup N] [--compare DIR] [--summary]
+//                        [--profile]
 // Inputs not given are an error. With --out, each output is written as DIR/<index>.npy and
 // listed in the JSON report printed on stdout:
 //   {"outputs":[{"name":..., "file":..., "dims":[...]}], "load_ms":..., "run_ms":[...], "rss_mb":...}
 // --compare DIR adds "rel_l2" to each output: ||ours - ort|| / ||ort|| against DIR/<name>.npy
 // (as written by 'edgeinfer run --save-outputs DIR'). --summary prints one human line instead.
+// --profile enables ONNX Runtime's profiler for the timed runs and adds "profile": one entry per
+// executed node in order, {"name", "op", "ms"} with ms the median kernel time over the timed runs.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -72,19 +75,53 @@ function parseArgs(argv) {
     else if (k === '--warmup') a.warmup = Number(v());
     else if (k === '--compare') a.compare = v();
     else if (k === '--summary') a.summary = true;
+    else if (k === '--profile') a.profile = true;
     else throw new Error(`unknown flag ${k}`);
   }
   if (!a.model) throw new Error('--model is required');
   return a;
 }
 
+// Median kernel time of each node over the timed runs, from the profile ONNX Runtime wrote.
+function readProfile(session, dir, warmup) {
+  session.endProfiling();
+  const file = fs.readdirSync(dir).find(f => f.endsWith('.json'));
+  if (!file) throw new Error('ONNX Runtime wrote no profile');
+  const events = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  fs.rmSync(dir, { recursive: true, force: true });
+  // Node events precede the model_run event that closes their run.
+  let current = [];
+  const perRun = [];
+  for (const e of events) {
+    if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) {
+      current.push({ name: e.name.slice(0, -'_kernel_time'.length), op: e.args.op_name, us: e.dur });
+    } else if (e.cat === 'Session' && e.name === 'model_run') {
+      perRun.push(current);
+      current = [];
+    }
+  }
+  const timed = perRun.slice(warmup);
+  if (timed.length === 0) return [];
+  return timed[0].map((node, i) => {
+    const us = timed.map(r => (r[i] ? r[i].us : 0)).sort((x, y) => x - y);
+    return { name: node.name, op: node.op, ms: us[Math.floor(us.length / 2)] / 1000 };
+  });
+}
+
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   const t0 = process.hrtime.bigint();
-  const session = await ort.InferenceSession.create(a.model, {
+  const options = {
     graphOptimizationLevel: 'all', intraOpNumThreads: a.threads, interOpNumThreads: 1,
     executionMode: 'sequential',
-  });
+  };
+  let profileDir;
+  if (a.profile) {
+    profileDir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'ort_profile_'));
+    options.enableProfiling = true;
+    options.profileFilePrefix = path.join(profileDir, 'ort');
+  }
+  const session = await ort.InferenceSession.create(a.model, options);
   const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const feeds = {};
   for (const spec of a.inputs) {
@@ -121,6 +158,8 @@ async function main() {
     outputs.push(entry);
   });
   const rssMb = process.resourceUsage().maxRSS / 1024;
+  const report = { outputs, load_ms: loadMs, run_ms: runMs, rss_mb: rssMb };
+  if (a.profile) report.profile = readProfile(session, profileDir, a.warmup);
   if (a.summary) {
     const sorted = [...runMs].sort((x, y) => x - y);
     let line = `onnxruntime ${ort.env.versions.common}: median ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} ms` +
@@ -131,7 +170,7 @@ async function main() {
     process.stdout.write(line + '\n');
     return;
   }
-  process.stdout.write(JSON.stringify({ outputs, load_ms: loadMs, run_ms: runMs, rss_mb: rssMb }) + '\n');
+  process.stdout.write(JSON.stringify(report) + '\n');
 }
 
 main().catch(e => { process.stderr.write(`ort_run: ${e.message}\n`); process.exit(1); });

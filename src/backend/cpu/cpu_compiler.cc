@@ -218,7 +218,7 @@ int Compiler::SlotIn(ValueId v, const memory::desc& desc) {
 }
 
 bool Compiler::CanOverwrite(ValueId v, const memory::desc& desc) const {
-  if (use_count_[static_cast<size_t>(v)] != 1) return false;
+  if (pending_uses_[static_cast<size_t>(v)] != 1) return false;
   int p = Primary(v);
   const Slot& s = slot(p);
   return s.kind == Slot::Kind::kArena && alias_count_[static_cast<size_t>(p)] == 0 && s.has_desc &&
@@ -437,6 +437,12 @@ Result<std::unique_ptr<Executable>> Compiler::Compile() {
     }
   }
   for (ValueId v : graph_->outputs()) ++use_count_[static_cast<size_t>(v)];
+  pending_uses_ = use_count_;
+  auto emitted = [&](int n) {
+    for (ValueId v : graph_->nodes()[static_cast<size_t>(n)].inputs) {
+      if (v != kNoValue) --pending_uses_[static_cast<size_t>(v)];
+    }
+  };
   for (size_t i = 0; i < graph_->inputs().size(); ++i) {
     ValueId v = graph_->inputs()[i];
     memory::desc plain;
@@ -463,8 +469,10 @@ Result<std::unique_ptr<Executable>> Compiler::Compile() {
       int g = plan.group_of[static_cast<size_t>(n)];
       if (g < 0) {
         EI_RETURN_IF_ERROR(EmitNode(n));
+        emitted(n);
       } else if (plan.groups[static_cast<size_t>(g)].nodes.back() == n) {
         EI_RETURN_IF_ERROR(EmitGroup(plan.groups[static_cast<size_t>(g)]));
+        for (int m : plan.groups[static_cast<size_t>(g)].nodes) emitted(m);
       }
     }
     EI_RETURN_IF_ERROR(FinishOutputs());

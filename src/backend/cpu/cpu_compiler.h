@@ -79,9 +79,9 @@ class Compiler {
   // `src` (a plain f32 tensor seen through `src_desc`) reordered into `dst_desc`, once.
   Result<int> ReorderedConstant(const Tensor& src, const dnnl::memory::desc& src_desc,
                                 const dnnl::memory::desc& dst_desc);
-  // True if the bytes of `v` may be overwritten in place by the step producing group output:
-  // v's only use is that step, it is no graph output, and its slot is an unshared arena slot
-  // in layout `desc`.
+  // True if the bytes of `v` may be overwritten in place by the step being emitted: that step
+  // is v's last use (every other consumer was emitted before it and v is no graph output), and
+  // v's slot is an unshared arena slot in layout `desc`.
   bool CanOverwrite(ValueId v, const dnnl::memory::desc& desc) const;
   void Define(ValueId v, int s) { value_slot_[static_cast<size_t>(v)] = s; }
   // Appends a primitive step; reads/writes are derived from the argument kinds.
@@ -112,8 +112,9 @@ class Compiler {
   std::vector<Slot> slots_;
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<int> value_slot_;
-  std::vector<int> use_count_;    // node-input uses plus graph-output uses, by value
-  std::vector<int> alias_count_;  // views created over each slot
+  std::vector<int> use_count_;     // node-input uses plus graph-output uses, by value
+  std::vector<int> pending_uses_;  // use_count_ minus the uses by nodes already emitted
+  std::vector<int> alias_count_;   // views created over each slot
   struct CachedSlot {
     ValueId value;
     dnnl::memory::desc desc;

@@ -17,20 +17,14 @@ size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 }  // namespace
 
-dnnl::memory RunContext::Memory(int s) const {
-  const dnnl::memory& shared = (*constant_memory)[static_cast<size_t>(s)];
-  if (shared) return shared;
-  return dnnl::memory((*slots)[static_cast<size_t>(s)].desc, *engine, ptr[static_cast<size_t>(s)]);
-}
-
 Status DnnlStep::Execute(RunContext* ctx) const {
   try {
-    std::unordered_map<int, dnnl::memory> args;
-    for (const auto& [arg, slot] : args_) args.emplace(arg, ctx->Memory(slot));
-    if (scratchpad_bytes_ > 0) {
-      dnnl::memory::desc pad({static_cast<dnnl::memory::dim>(scratchpad_bytes_)},
-                             dnnl::memory::data_type::u8, dnnl::memory::format_tag::a);
-      args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(pad, *ctx->engine, ctx->scratchpad));
+    std::unordered_map<int, dnnl::memory>& args = ctx->step_args[ctx->step];
+    if (args.empty()) {
+      // The memory objects are the run state's own; inputs and outputs are rebound by handle.
+      for (const auto& [arg, slot] : args_)
+        args.emplace(arg, ctx->memory[static_cast<size_t>(slot)]);
+      if (scratchpad_bytes_ > 0) args.emplace(DNNL_ARG_SCRATCHPAD, ctx->scratchpad);
     }
     primitive_.execute(*ctx->stream, args);
   } catch (const dnnl::error& e) {
@@ -79,12 +73,12 @@ CpuExecutable::CpuExecutable(std::unique_ptr<Graph> graph, dnnl::engine engine,
       slots_(std::move(slots)),
       steps_(std::move(steps)),
       threads_(threads) {
-  constant_memory_.resize(slots_.size());
   for (size_t s = 0; s < slots_.size(); ++s) {
-    Slot& slot = slots_[s];
-    if (slot.kind == Slot::Kind::kConstant && slot.has_desc) {
-      // Shared read-only by every run; oneDNN never writes a source or weights argument.
-      constant_memory_[s] = dnnl::memory(slot.desc, engine_, slot.constant.raw_data());
+    const Slot& slot = slots_[s];
+    const Slot& root =
+        slot.kind == Slot::Kind::kAlias ? slots_[static_cast<size_t>(slot.index)] : slot;
+    if (root.kind == Slot::Kind::kInput || root.kind == Slot::Kind::kOutput) {
+      io_slots_.push_back(static_cast<int>(s));
     }
   }
   for (const auto& step : steps_) {
@@ -149,6 +143,65 @@ Status CpuExecutable::RunProfiled(const std::vector<Tensor>& inputs, std::vector
   return RunImpl(inputs, outputs, timings);
 }
 
+size_t CpuExecutable::num_run_states() const {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  return created_;
+}
+
+std::unique_ptr<CpuExecutable::RunState> CpuExecutable::NewRunState() const {
+  auto state = std::make_unique<RunState>();
+  state->block = Tensor::Empty(DType::kUInt8,
+                               {static_cast<int64_t>(arena_bytes_ + scratchpad_bytes_ + kAlign)});
+  auto* base = static_cast<uint8_t*>(state->block.raw_data());
+  state->stream = dnnl::stream(engine_);
+  RunContext& ctx = state->ctx;
+  ctx.engine = &engine_;
+  ctx.stream = &state->stream;
+  ctx.slots = &slots_;
+  ctx.ptr.assign(slots_.size(), nullptr);
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    const Slot& slot = slots_[s];
+    if (slot.kind == Slot::Kind::kArena) ctx.ptr[s] = base + slot.offset;
+    if (slot.kind == Slot::Kind::kConstant)
+      ctx.ptr[s] = const_cast<void*>(slot.constant.raw_data());
+  }
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    if (slots_[s].kind == Slot::Kind::kAlias) {
+      ctx.ptr[s] = ctx.ptr[static_cast<size_t>(slots_[s].index)];
+    }
+  }
+  ctx.memory.resize(slots_.size());
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    // oneDNN never writes a source or weights argument, so constants are shared read-only.
+    if (slots_[s].has_desc) ctx.memory[s] = dnnl::memory(slots_[s].desc, engine_, ctx.ptr[s]);
+  }
+  if (scratchpad_bytes_ > 0) {
+    dnnl::memory::desc pad({static_cast<dnnl::memory::dim>(scratchpad_bytes_)},
+                           dnnl::memory::data_type::u8, dnnl::memory::format_tag::a);
+    ctx.scratchpad = dnnl::memory(pad, engine_, base + arena_bytes_);
+  }
+  ctx.step_args.resize(steps_.size());
+  return state;
+}
+
+std::unique_ptr<CpuExecutable::RunState> CpuExecutable::Acquire() const {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!idle_.empty()) {
+      std::unique_ptr<RunState> state = std::move(idle_.back());
+      idle_.pop_back();
+      return state;
+    }
+    ++created_;
+  }
+  return NewRunState();
+}
+
+void CpuExecutable::Release(std::unique_ptr<RunState> state) const {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  idle_.push_back(std::move(state));
+}
+
 Status CpuExecutable::RunImpl(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
                               std::vector<StepTiming>* timings) const {
   EI_RETURN_IF_ERROR(CheckRunInputs(*graph_, inputs));
@@ -159,55 +212,41 @@ Status CpuExecutable::RunImpl(const std::vector<Tensor>& inputs, std::vector<Ten
     const Value& v = graph_->value(id);
     results.push_back(Tensor::Empty(v.dtype, v.shape));
   }
-  // One block per run: the arena, then the scratchpad shared by all steps (they run in order).
-  Tensor block = Tensor::Empty(DType::kUInt8,
-                               {static_cast<int64_t>(arena_bytes_ + scratchpad_bytes_ + kAlign)});
-  auto* base = static_cast<uint8_t*>(block.raw_data());
-  RunContext ctx;
-  ctx.engine = &engine_;
-  ctx.slots = &slots_;
-  ctx.constant_memory = &constant_memory_;
-  ctx.scratchpad = base + arena_bytes_;
-  ctx.ptr.assign(slots_.size(), nullptr);
-  for (size_t s = 0; s < slots_.size(); ++s) {
-    const Slot& slot = slots_[s];
-    switch (slot.kind) {
-      case Slot::Kind::kArena:
-        ctx.ptr[s] = base + slot.offset;
-        break;
-      case Slot::Kind::kInput:
-        ctx.ptr[s] = const_cast<void*>(inputs[static_cast<size_t>(slot.index)].raw_data());
-        break;
-      case Slot::Kind::kOutput:
-        ctx.ptr[s] = results[static_cast<size_t>(slot.index)].raw_data();
-        break;
-      case Slot::Kind::kConstant:
-        ctx.ptr[s] = const_cast<void*>(slot.constant.raw_data());
-        break;
-      case Slot::Kind::kAlias:
-        break;
-    }
-  }
-  for (size_t s = 0; s < slots_.size(); ++s) {
-    if (slots_[s].kind == Slot::Kind::kAlias) {
-      ctx.ptr[s] = ctx.ptr[static_cast<size_t>(slots_[s].index)];
-    }
-  }
+  std::unique_ptr<RunState> state;
   try {
-    dnnl::stream stream(engine_);
-    ctx.stream = &stream;
-    for (const auto& step : steps_) {
+    state = Acquire();
+  } catch (const dnnl::error& e) {
+    return Status::Internal(std::string("oneDNN stream creation failed: ") + e.what());
+  }
+  RunContext& ctx = state->ctx;
+  for (int s : io_slots_) {
+    const Slot& slot = slots_[static_cast<size_t>(s)];
+    const Slot& root =
+        slot.kind == Slot::Kind::kAlias ? slots_[static_cast<size_t>(slot.index)] : slot;
+    void* p = root.kind == Slot::Kind::kInput
+                  ? const_cast<void*>(inputs[static_cast<size_t>(root.index)].raw_data())
+                  : results[static_cast<size_t>(root.index)].raw_data();
+    ctx.ptr[static_cast<size_t>(s)] = p;
+    if (ctx.memory[static_cast<size_t>(s)]) ctx.memory[static_cast<size_t>(s)].set_data_handle(p);
+  }
+  Status status = Status::Ok();
+  try {
+    for (size_t i = 0; i < steps_.size() && status.ok(); ++i) {
       auto start = std::chrono::steady_clock::now();
-      EI_RETURN_IF_ERROR(step->Execute(&ctx));
+      ctx.step = i;
+      status = steps_[i]->Execute(&ctx);
       if (timings != nullptr) {
         std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
-        timings->push_back(StepTiming{step->nodes, ms.count()});
+        timings->push_back(StepTiming{steps_[i]->nodes, ms.count()});
       }
     }
-    stream.wait();
+    state->stream.wait();
   } catch (const dnnl::error& e) {
-    return Status::Internal(std::string("oneDNN stream failed: ") + e.what());
+    status = Status::Internal(std::string("oneDNN stream failed: ") + e.what());
   }
+  // The state holds no pointer into this run's inputs or outputs beyond the next rebinding.
+  Release(std::move(state));
+  EI_RETURN_IF_ERROR(status);
   *outputs = std::move(results);
   return Status::Ok();
 }

@@ -1,14 +1,17 @@
 // The compiled form of a graph on the oneDNN CPU backend: slots (where each tensor's bytes
 // live during a run) and steps (primitives or fallback kernels) executed in order.
 //
-// Everything here is immutable after construction: Run() only reads it and allocates its own
-// activation arena, output tensors and oneDNN stream, so concurrent Runs are safe.
+// Everything here is immutable after construction except a pool of per-run states (activation
+// arena, oneDNN stream and memory objects), which a Run leases exclusively and returns: steady
+// state runs allocate only their output tensors, and concurrent Runs are safe.
 #ifndef EDGEINFER_BACKEND_CPU_CPU_EXECUTABLE_H_
 #define EDGEINFER_BACKEND_CPU_CPU_EXECUTABLE_H_
 
 #include <memory>
+#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -38,17 +41,17 @@ struct Slot {
   Tensor constant;
 };
 
-// Per-run state handed to each step.
+// Per-run state handed to each step. One exists per concurrent run; it is reused by later runs,
+// so the arena's pages, the memory objects and the argument maps are built once.
 struct RunContext {
   const dnnl::engine* engine = nullptr;
   dnnl::stream* stream = nullptr;
   const std::vector<Slot>* slots = nullptr;
-  const std::vector<dnnl::memory>* constant_memory = nullptr;  // by slot; empty if not constant
-  std::vector<void*> ptr;  // by slot: the resolved address of its bytes
-  void* scratchpad = nullptr;
-
-  // A oneDNN memory object over slot `s` (the shared one for constants).
-  dnnl::memory Memory(int s) const;
+  std::vector<void*> ptr;            // by slot: the resolved address of its bytes
+  std::vector<dnnl::memory> memory;  // by slot: over ptr[s]; empty without a desc
+  dnnl::memory scratchpad;           // shared by all steps (they run in order)
+  size_t step = 0;                   // index of the executing step
+  std::vector<std::unordered_map<int, dnnl::memory>> step_args;  // by step, built on first use
 };
 
 class Step {
@@ -117,21 +120,36 @@ class CpuExecutable : public Executable {
 
   size_t arena_bytes() const { return arena_bytes_; }
   size_t num_steps() const { return steps_.size(); }
+  const std::vector<std::unique_ptr<Step>>& steps() const { return steps_; }
+  // Per-run states created so far (at most the peak number of concurrent runs).
+  size_t num_run_states() const;
 
  private:
+  struct RunState {
+    Tensor block;  // the arena, then the scratchpad
+    dnnl::stream stream;
+    RunContext ctx;
+  };
   // Assigns arena offsets so that slots live at the same time never overlap.
   void PlanArena();
   Status RunImpl(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
                  std::vector<StepTiming>* timings) const;
+  std::unique_ptr<RunState> NewRunState() const;
+  std::unique_ptr<RunState> Acquire() const;
+  void Release(std::unique_ptr<RunState> state) const;
 
   std::unique_ptr<Graph> graph_;
   dnnl::engine engine_;
   std::vector<Slot> slots_;
-  std::vector<dnnl::memory> constant_memory_;
   std::vector<std::unique_ptr<Step>> steps_;
   int threads_;
   size_t arena_bytes_ = 0;
   size_t scratchpad_bytes_ = 0;
+  std::vector<int> io_slots_;  // slots whose bytes are the caller's inputs or outputs, by run
+
+  mutable std::mutex pool_mu_;
+  mutable std::vector<std::unique_ptr<RunState>> idle_;  // guarded by pool_mu_
+  mutable size_t created_ = 0;                           // guarded by pool_mu_
 };
 
 }  // namespace edgeinfer::cpu

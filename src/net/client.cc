@@ -1,0 +1,263 @@
+#include "net/client.h"
+
+#include <grpcpp/grpcpp.h>
+#include <openssl/sha.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "core/npy.h"
+#include "inference.grpc.pb.h"
+#include "net/codec.h"
+
+namespace edgeinfer::net {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// A numeric reply parameter in whichever representation the server chose; `fallback` if absent.
+double NumberParameter(const google::protobuf::Map<std::string, inference::InferParameter>& params,
+                       const std::string& key, double fallback) {
+  auto it = params.find(key);
+  if (it == params.end()) return fallback;
+  const inference::InferParameter& p = it->second;
+  switch (p.parameter_choice_case()) {
+    case inference::InferParameter::kInt64Param:
+      return static_cast<double>(p.int64_param());
+    case inference::InferParameter::kUint64Param:
+      return static_cast<double>(p.uint64_param());
+    case inference::InferParameter::kDoubleParam:
+      return p.double_param();
+    case inference::InferParameter::kStringParam: {
+      char* end = nullptr;
+      double v = std::strtod(p.string_param().c_str(), &end);
+      return end != p.string_param().c_str() ? v : fallback;
+    }
+    default:
+      return fallback;
+  }
+}
+
+}  // namespace
+
+Status ParseEndpoint(const std::string& endpoint, EdgeClientOptions* options) {
+  std::string rest = endpoint;
+  options->tls = !options->tls_ca_file.empty();
+  if (rest.rfind("grpcs://", 0) == 0) {
+    options->tls = true;
+    rest = rest.substr(8);
+  } else if (rest.rfind("grpc://", 0) == 0) {
+    options->tls = !options->tls_ca_file.empty();
+    rest = rest.substr(7);
+  } else if (rest.find("://") != std::string::npos) {
+    return Status::InvalidArgument("accelerator endpoint '" + endpoint +
+                                   "': unknown scheme (use grpc://HOST:PORT or grpcs://HOST:PORT)");
+  }
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  size_t colon = rest.rfind(':');
+  if (rest.empty() || colon == std::string::npos || colon == 0 || colon + 1 == rest.size() ||
+      rest.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+    return Status::InvalidArgument("accelerator endpoint '" + endpoint +
+                                   "': expected HOST:PORT with a numeric port");
+  }
+  options->address = rest;
+  return Status::Ok();
+}
+
+std::string ModelNameForBytes(const std::string& bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  std::string name = "sha256-";
+  char hex[3];
+  for (int i = 0; i < 8; ++i) {  // 8 bytes = 16 hex digits
+    std::snprintf(hex, sizeof hex, "%02x", digest[i]);
+    name += hex;
+  }
+  return name;
+}
+
+struct EdgeClient::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
+
+  // A context with the deadline and the token; one per call (gRPC contexts are single use).
+  void Prepare(const EdgeClientOptions& options, grpc::ClientContext* context) const {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::milliseconds(options.timeout_ms));
+    if (!options.token.empty()) context->AddMetadata("authorization", "Bearer " + options.token);
+  }
+
+  static Status Convert(const grpc::Status& s, const EdgeClientOptions& options, const char* call) {
+    if (s.ok()) return Status::Ok();
+    std::string message = "edge server " + options.address + ": " + call + ": " + s.error_message();
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      message += " (deadline " + std::to_string(options.timeout_ms) + " ms)";
+    }
+    // gRPC and edgeinfer share the canonical code numbering.
+    return Status(static_cast<StatusCode>(s.error_code()), message);
+  }
+};
+
+EdgeClient::EdgeClient(EdgeClientOptions options, std::unique_ptr<Impl> impl)
+    : options_(std::move(options)), impl_(std::move(impl)) {}
+
+EdgeClient::~EdgeClient() = default;
+
+Result<std::unique_ptr<EdgeClient>> EdgeClient::Connect(const EdgeClientOptions& options) {
+  if (options.address.empty()) return Status::InvalidArgument("edge server address is empty");
+  if (options.timeout_ms <= 0) {
+    return Status::InvalidArgument("edge server timeout must be positive, got " +
+                                   std::to_string(options.timeout_ms) + " ms");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.tls_ca_file.empty()) {
+      auto pem = ReadFileBytes(options.tls_ca_file);
+      if (!pem.ok()) {
+        return Status::NotFound("TLS CA file '" + options.tls_ca_file +
+                                "': " + pem.status().ToString());
+      }
+      ssl.pem_root_certs = std::move(pem).value();
+    }
+    credentials = grpc::SslCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  grpc::ChannelArguments args;
+  // Tensors and models may be large; the per-call deadline bounds the cost instead.
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  // A large HTTP/2 receive window so big replies stream without waiting on window updates.
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20);
+  auto impl = std::make_unique<Impl>();
+  impl->channel = grpc::CreateCustomChannel(options.address, credentials, args);
+  impl->stub = inference::GRPCInferenceService::NewStub(impl->channel);
+  return std::unique_ptr<EdgeClient>(new EdgeClient(options, std::move(impl)));
+}
+
+Status EdgeClient::ServerLive() {
+  grpc::ClientContext context;
+  impl_->Prepare(options_, &context);
+  inference::ServerLiveRequest request;
+  inference::ServerLiveResponse response;
+  EI_RETURN_IF_ERROR(
+      Impl::Convert(impl_->stub->ServerLive(&context, request, &response), options_, "ServerLive"));
+  if (!response.live())
+    return Status::Unavailable("edge server " + options_.address + " is not live");
+  return Status::Ok();
+}
+
+Result<bool> EdgeClient::ModelReady(const std::string& name) {
+  grpc::ClientContext context;
+  impl_->Prepare(options_, &context);
+  inference::ModelReadyRequest request;
+  request.set_name(name);
+  inference::ModelReadyResponse response;
+  grpc::Status s = impl_->stub->ModelReady(&context, request, &response);
+  // Triton answers an unknown model with NOT_FOUND (or UNAVAILABLE) rather than ready=false.
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) return false;
+  EI_RETURN_IF_ERROR(Impl::Convert(s, options_, "ModelReady"));
+  return response.ready();
+}
+
+Status EdgeClient::LoadModel(const std::string& name, const std::string& bytes) {
+  grpc::ClientContext context;
+  impl_->Prepare(options_, &context);
+  inference::RepositoryModelLoadRequest request;
+  request.set_model_name(name);
+  (*request.mutable_parameters())["file:1/model.onnx"].set_bytes_param(bytes);
+  inference::RepositoryModelLoadResponse response;
+  return Impl::Convert(impl_->stub->RepositoryModelLoad(&context, request, &response), options_,
+                       "RepositoryModelLoad");
+}
+
+Result<std::string> EdgeClient::EnsureModel(const std::string& bytes) {
+  std::string name = ModelNameForBytes(bytes);
+  EI_ASSIGN_OR_RETURN(bool ready, ModelReady(name));
+  if (!ready) EI_RETURN_IF_ERROR(LoadModel(name, bytes));
+  return name;
+}
+
+Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
+                                                   const std::vector<NamedTensor>& inputs,
+                                                   const std::vector<std::string>& output_names,
+                                                   InferTiming* timing) {
+  const auto start = Clock::now();
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  for (const NamedTensor& in : inputs) {
+    const char* datatype = KserveDatatype(in.tensor.dtype());
+    if (datatype == nullptr) {
+      return Status::InvalidArgument("input '" + in.name + "' has dtype " +
+                                     DTypeName(in.tensor.dtype()) +
+                                     ", which the inference protocol cannot carry");
+    }
+    auto* tensor = request.add_inputs();
+    tensor->set_name(in.name);
+    tensor->set_datatype(datatype);
+    for (int64_t d : in.tensor.shape()) tensor->add_shape(d);
+    std::string* raw = request.add_raw_input_contents();
+    raw->reserve(in.tensor.nbytes());
+    EncodeRawTensor(in.tensor, raw);
+  }
+  for (const std::string& name : output_names) request.add_outputs()->set_name(name);
+
+  grpc::ClientContext context;
+  impl_->Prepare(options_, &context);
+  // The reply owns the output bytes; tensors decoded from it keep it alive.
+  auto response = std::make_shared<inference::ModelInferResponse>();
+  EI_RETURN_IF_ERROR(Impl::Convert(impl_->stub->ModelInfer(&context, request, response.get()),
+                                   options_, "ModelInfer"));
+
+  const int n = response->outputs_size();
+  if (response->raw_output_contents_size() != n) {
+    return Status::DataLoss("edge server " + options_.address + ": reply for model '" + model +
+                            "' has " + std::to_string(n) + " outputs but " +
+                            std::to_string(response->raw_output_contents_size()) +
+                            " raw output buffers");
+  }
+  std::map<std::string, Tensor> by_name;
+  std::vector<NamedTensor> in_reply_order;
+  for (int i = 0; i < n; ++i) {
+    const auto& out = response->outputs(i);
+    Shape shape(out.shape().begin(), out.shape().end());
+    EI_ASSIGN_OR_RETURN(Tensor t,
+                        DecodeRawTensor(out.name(), out.datatype(), shape,
+                                        response->raw_output_contents(i), response, SIZE_MAX));
+    by_name[out.name()] = t;
+    in_reply_order.push_back({out.name(), std::move(t)});
+  }
+  std::vector<NamedTensor> result;
+  if (output_names.empty()) {
+    result = std::move(in_reply_order);
+  } else {
+    for (const std::string& name : output_names) {
+      auto it = by_name.find(name);
+      if (it == by_name.end()) {
+        return Status::DataLoss("edge server " + options_.address + ": reply for model '" + model +
+                                "' lacks requested output '" + name + "'");
+      }
+      result.push_back({name, it->second});
+    }
+  }
+  if (timing != nullptr) {
+    timing->round_trip_ms = MsSince(start);
+    timing->server_queue_ms =
+        NumberParameter(response->parameters(), "edgeinfer_queue_us", 0) / 1e3;
+    timing->server_compute_ms =
+        NumberParameter(response->parameters(), "edgeinfer_compute_us", 0) / 1e3;
+    timing->load_factor = NumberParameter(response->parameters(), "edgeinfer_load_factor", 0);
+    timing->bytes_sent = static_cast<int64_t>(request.ByteSizeLong());
+    timing->bytes_received = static_cast<int64_t>(response->ByteSizeLong());
+  }
+  return result;
+}
+
+}  // namespace edgeinfer::net

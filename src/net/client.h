@@ -1,0 +1,85 @@
+// EdgeClient: the device side of the KServe v2 gRPC protocol (see proto/inference.proto).
+//
+// One client holds one channel to one edge server. It is thread safe: every method may be
+// called concurrently (gRPC stubs and channels are). Every call carries a deadline and, when
+// configured, a bearer token; gRPC errors become Status with the same code and a message that
+// names the server and the call.
+#ifndef EDGEINFER_NET_CLIENT_H_
+#define EDGEINFER_NET_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgeinfer/session.h"
+#include "edgeinfer/status.h"
+
+namespace edgeinfer::net {
+
+struct EdgeClientOptions {
+  std::string address;      // "HOST:PORT"
+  bool tls = false;         // TLS with tls_ca_file (or the system roots when it is empty)
+  std::string tls_ca_file;  // PEM CA bundle
+  std::string token;        // sent as "authorization: Bearer <token>" when non-empty
+  int timeout_ms = 30000;   // deadline of each call
+};
+
+// Parses "grpc://HOST:PORT", "grpcs://HOST:PORT" or "HOST:PORT" into address and tls (a bare
+// address uses TLS iff tls_ca_file is set). Errors name the endpoint.
+Status ParseEndpoint(const std::string& endpoint, EdgeClientOptions* options);
+
+// The repository name of a model: "sha256-" + the first 16 hex digits of SHA-256(bytes).
+std::string ModelNameForBytes(const std::string& bytes);
+
+// What one inference cost, as seen by the client and as reported by the server.
+struct InferTiming {
+  double round_trip_ms = 0.0;      // from before serialising the request to the decoded reply
+  double server_queue_ms = 0.0;    // reply parameter "edgeinfer_queue_us"
+  double server_compute_ms = 0.0;  // reply parameter "edgeinfer_compute_us"
+  double load_factor = 0.0;        // reply parameter "edgeinfer_load_factor" (0 if absent)
+  int64_t bytes_sent = 0;          // serialized request
+  int64_t bytes_received = 0;      // serialized reply
+};
+
+class EdgeClient {
+ public:
+  // Creates the channel (connection is lazy: the first call connects). Errors: an unreadable CA
+  // file, an empty address.
+  static Result<std::unique_ptr<EdgeClient>> Connect(const EdgeClientOptions& options);
+  ~EdgeClient();
+  EdgeClient(const EdgeClient&) = delete;
+  EdgeClient& operator=(const EdgeClient&) = delete;
+
+  const EdgeClientOptions& options() const { return options_; }
+
+  Status ServerLive();
+  // Whether the server has `name` loaded and ready (false, not an error, when it is unknown).
+  Result<bool> ModelReady(const std::string& name);
+  // Uploads `bytes` as model `name` (RepositoryModelLoad, parameter "file:1/model.onnx").
+  Status LoadModel(const std::string& name, const std::string& bytes);
+  // Makes sure the server holds the model in `bytes`, uploading it only when ModelReady says it
+  // does not; returns its repository name (ModelNameForBytes).
+  Result<std::string> EnsureModel(const std::string& bytes);
+
+  // Runs `model` on `inputs` (raw little-endian bytes, one copy into the request) and returns
+  // the requested outputs in the order of `output_names` (all model outputs when it is empty,
+  // in the server's order). Inputs may be intermediate tensors of the model: the server then
+  // runs the slice from them to the outputs. Output tensors adopt the reply's buffer without
+  // copying. `timing` may be null.
+  Result<std::vector<NamedTensor>> Infer(const std::string& model,
+                                         const std::vector<NamedTensor>& inputs,
+                                         const std::vector<std::string>& output_names,
+                                         InferTiming* timing);
+
+ private:
+  struct Impl;
+  EdgeClient(EdgeClientOptions options, std::unique_ptr<Impl> impl);
+
+  const EdgeClientOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgeinfer::net
+
+#endif  // EDGEINFER_NET_CLIENT_H_

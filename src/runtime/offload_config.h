@@ -1,0 +1,26 @@
+// Where a Session runs: SessionOptions and the EDGEINFER_* environment resolved to one mode.
+#ifndef EDGEINFER_RUNTIME_OFFLOAD_CONFIG_H_
+#define EDGEINFER_RUNTIME_OFFLOAD_CONFIG_H_
+
+#include <string>
+
+#include "edgeinfer/session.h"
+#include "net/client.h"
+
+namespace edgeinfer {
+
+struct OffloadConfig {
+  enum class Mode { kLocal, kRemote, kSplit };
+  Mode mode = Mode::kLocal;
+  std::string cut;                // kSplit: the text after "split:"
+  net::EdgeClientOptions client;  // kRemote and kSplit
+};
+
+// Resolves `options` against the environment as documented in edgeinfer/session.h: fields set
+// in `options` win; an explicit mode "local" ignores the environment. Errors: an unknown mode,
+// "split:" with no cut, an offload mode without an accelerator, a malformed endpoint.
+Result<OffloadConfig> ResolveOffloadConfig(const SessionOptions& options);
+
+}  // namespace edgeinfer
+
+#endif  // EDGEINFER_RUNTIME_OFFLOAD_CONFIG_H_

@@ -1,0 +1,180 @@
+#include "runtime/offload_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "net/client.h"
+#include "runtime/local_session.h"
+#include "runtime/session_inputs.h"
+#include "runtime/split_plan.h"
+
+namespace edgeinfer {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Remote mode is the split whose device part is empty: the model inputs cross, the server
+// computes every output.
+class OffloadSession final : public Session {
+ public:
+  OffloadSession(std::unique_ptr<net::EdgeClient> client, std::string model_name,
+                 const Graph& graph, std::unique_ptr<Session> prefix, SplitPlan plan,
+                 std::string mode)
+      : client_(std::move(client)),
+        model_name_(std::move(model_name)),
+        prefix_(std::move(prefix)),
+        plan_(std::move(plan)),
+        mode_(std::move(mode)) {
+    for (ValueId id : graph.inputs()) {
+      const Value& v = graph.value(id);
+      inputs_.push_back({v.name, v.dtype, v.shape});
+    }
+    for (ValueId id : graph.outputs()) {
+      const Value& v = graph.value(id);
+      outputs_.push_back({v.name, v.dtype, v.shape});
+    }
+  }
+
+  const std::vector<TensorInfo>& inputs() const override { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const override { return outputs_; }
+  std::string mode() const override { return mode_; }
+
+  Result<std::vector<NamedTensor>> Run(const std::vector<NamedTensor>& inputs) override {
+    return RunWithStats(inputs, nullptr);
+  }
+
+  Result<std::vector<NamedTensor>> RunWithStats(const std::vector<NamedTensor>& inputs,
+                                                RunStats* stats) override {
+    const auto start = Clock::now();
+    std::vector<Tensor> ordered;
+    EI_RETURN_IF_ERROR(OrderInputs(inputs_, inputs, &ordered));
+    std::map<std::string, Tensor> available;
+    for (size_t i = 0; i < inputs_.size(); ++i) available[inputs_[i].name] = ordered[i];
+    RunStats local;
+    if (prefix_ != nullptr) {
+      std::vector<NamedTensor> prefix_inputs;
+      for (const TensorInfo& info : prefix_->inputs()) {
+        prefix_inputs.push_back({info.name, available[info.name]});
+      }
+      const auto device_start = Clock::now();
+      EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> computed, prefix_->Run(prefix_inputs));
+      local.device_ms = MsSince(device_start);
+      for (NamedTensor& t : computed) available[t.name] = std::move(t.tensor);
+    }
+    if (!plan_.remote_outputs.empty()) {
+      std::vector<NamedTensor> sent;
+      for (const std::string& name : plan_.remote_inputs) sent.push_back({name, available[name]});
+      net::InferTiming timing;
+      EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> received,
+                          client_->Infer(model_name_, sent, plan_.remote_outputs, &timing));
+      for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
+      local.server_queue_ms = timing.server_queue_ms;
+      local.server_compute_ms = timing.server_compute_ms;
+      local.server_load_factor = timing.load_factor;
+      local.bytes_sent = timing.bytes_sent;
+      local.bytes_received = timing.bytes_received;
+      // The transfer time is what the round trip spent outside the server's queue and compute;
+      // it is attributed to each direction in proportion to the bytes that crossed.
+      const double transfer =
+          std::max(0.0, timing.round_trip_ms - timing.server_queue_ms - timing.server_compute_ms);
+      const double bytes = static_cast<double>(timing.bytes_sent + timing.bytes_received);
+      const double up_share = bytes > 0 ? static_cast<double>(timing.bytes_sent) / bytes : 0.5;
+      local.upload_ms = transfer * up_share;
+      local.download_ms = transfer - local.upload_ms;
+    }
+    std::vector<NamedTensor> result;
+    for (const TensorInfo& info : outputs_) {
+      auto it = available.find(info.name);
+      if (it == available.end() || it->second.empty()) {
+        return Status::Internal("split run of model '" + model_name_ + "' produced no output '" +
+                                info.name + "'");
+      }
+      result.push_back({info.name, it->second});
+    }
+    local.total_ms = MsSince(start);
+    if (stats != nullptr) *stats = local;
+    return result;
+  }
+
+  // The device prefix's steps (split mode), then one step for the server call: its median
+  // round trip, named after the model on the server.
+  Result<std::vector<NodeProfile>> Profile(const std::vector<NamedTensor>& inputs,
+                                           int repeat) override {
+    std::vector<NodeProfile> profile;
+    if (prefix_ != nullptr) {
+      std::vector<Tensor> ordered;
+      EI_RETURN_IF_ERROR(OrderInputs(inputs_, inputs, &ordered));
+      std::vector<NamedTensor> prefix_inputs;
+      for (const TensorInfo& info : prefix_->inputs()) {
+        for (size_t i = 0; i < inputs_.size(); ++i) {
+          if (inputs_[i].name == info.name) prefix_inputs.push_back({info.name, ordered[i]});
+        }
+      }
+      EI_ASSIGN_OR_RETURN(profile, prefix_->Profile(prefix_inputs, repeat));
+    }
+    if (plan_.remote_outputs.empty()) return profile;
+    EI_RETURN_IF_ERROR(Run(inputs).status());  // warm-up: the server compiles the slice
+    std::vector<double> ms;
+    for (int r = 0; r < std::max(1, repeat); ++r) {
+      RunStats stats;
+      EI_RETURN_IF_ERROR(RunWithStats(inputs, &stats).status());
+      ms.push_back(stats.total_ms - stats.device_ms);
+    }
+    std::sort(ms.begin(), ms.end());
+    NodeProfile remote;
+    remote.name = "edge:" + model_name_;
+    remote.op = "ModelInfer";
+    remote.median_ms = ms[ms.size() / 2];
+    profile.push_back(std::move(remote));
+    return profile;
+  }
+
+ private:
+  const std::unique_ptr<net::EdgeClient> client_;  // thread safe
+  const std::string model_name_;                   // the model's name on the server
+  const std::unique_ptr<Session> prefix_;          // the device part; null in remote mode
+  const SplitPlan plan_;
+  const std::string mode_;
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::string& model_bytes,
+                                                    const OffloadConfig& config,
+                                                    const SessionOptions& options) {
+  SplitPlan plan;
+  std::string mode = "remote";
+  if (config.mode == OffloadConfig::Mode::kSplit) {
+    EI_ASSIGN_OR_RETURN(plan, PlanSplit(graph, config.cut));
+    mode = "split:" + config.cut;
+  } else {
+    for (ValueId id : graph.inputs()) plan.remote_inputs.push_back(graph.value(id).name);
+    for (ValueId id : graph.outputs()) plan.remote_outputs.push_back(graph.value(id).name);
+  }
+  std::unique_ptr<Session> prefix;
+  if (!plan.local_targets.empty()) {
+    EI_ASSIGN_OR_RETURN(Graph prefix_graph, graph.Slice({}, plan.local_targets));
+    EI_ASSIGN_OR_RETURN(prefix, MakeLocalSession(std::move(prefix_graph), options));
+  }
+  EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client,
+                      net::EdgeClient::Connect(config.client));
+  std::string model_name;
+  if (!plan.remote_outputs.empty()) {
+    EI_ASSIGN_OR_RETURN(model_name, client->EnsureModel(model_bytes));
+  } else {
+    model_name = net::ModelNameForBytes(model_bytes);
+  }
+  return std::unique_ptr<Session>(new OffloadSession(std::move(client), std::move(model_name),
+                                                     graph, std::move(prefix), std::move(plan),
+                                                     std::move(mode)));
+}
+
+}  // namespace edgeinfer

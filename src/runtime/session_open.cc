@@ -1,0 +1,47 @@
+// Session::Open: imports the model and dispatches to a local or an offloading session.
+#include <chrono>
+#include <filesystem>
+
+#include "core/npy.h"
+#include "edgeinfer/session.h"
+#include "onnx/onnx_io.h"
+#include "runtime/local_session.h"
+#include "runtime/offload_config.h"
+#include "runtime/offload_session.h"
+
+namespace edgeinfer {
+
+Result<std::unique_ptr<Session>> Session::Open(const std::string& model_path,
+                                               const SessionOptions& options) {
+  EI_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(model_path));
+  std::string dir = std::filesystem::path(model_path).parent_path().string();
+  return OpenFromBytes(bytes, dir.empty() ? "." : dir, options);
+}
+
+Result<std::unique_ptr<Session>> Session::OpenFromBytes(const std::string& bytes,
+                                                        const std::string& base_dir,
+                                                        const SessionOptions& options) {
+  EI_ASSIGN_OR_RETURN(OffloadConfig config, ResolveOffloadConfig(options));
+  ImportOptions import;
+  import.base_dir = base_dir;
+  EI_ASSIGN_OR_RETURN(Graph graph, ImportOnnx(bytes, import));
+  if (config.mode == OffloadConfig::Mode::kLocal) {
+    return MakeLocalSession(std::move(graph), options);
+  }
+  return OpenOffloadSession(std::move(graph), bytes, config, options);
+}
+
+Result<std::vector<NamedTensor>> Session::RunWithStats(const std::vector<NamedTensor>& inputs,
+                                                       RunStats* stats) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = Run(inputs);
+  if (stats != nullptr) {
+    *stats = RunStats();
+    stats->total_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    stats->device_ms = stats->total_ms;
+  }
+  return result;
+}
+
+}  // namespace edgeinfer

@@ -1,0 +1,62 @@
+#include "server/inference.h"
+
+#include <chrono>
+
+#include "server/model_hash.h"
+
+namespace edgeinfer::server {
+
+Result<InferReply> RunInference(const ServerState& state, const InferCall& call) {
+  Result<std::shared_ptr<const ServedModel>> model =
+      state.repository->Find(call.model, call.version);
+  if (!model.ok()) return model.status();
+  const std::string& version = (*model)->version();
+  const auto start = std::chrono::steady_clock::now();
+  Result<SliceResult> result = Status::Internal("request did not run");
+  ScheduleTiming timing;
+  Status scheduled = state.scheduler->Run(
+      [&] { result = (*model)->Run(call.inputs, call.outputs); }, call.deadline, &timing);
+  if (scheduled.ok() && !result.ok()) scheduled = result.status();
+  if (!scheduled.ok()) {
+    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+    state.metrics->RecordFailure(call.model, version, us);
+    return scheduled;
+  }
+  InferReply reply;
+  reply.version = version;
+  reply.outputs = std::move(result->outputs);
+  reply.queue_us = timing.queue_us;
+  reply.compute_us = result->compute_us;
+  reply.load_factor = result->load_factor;
+  reply.queue_length = timing.queue_length;
+  state.metrics->RecordSuccess(call.model, version, reply.queue_us, reply.compute_us);
+  return reply;
+}
+
+Status UploadModel(const ServerState& state, const std::string& name, const std::string& version,
+                   const std::string& bytes, Scheduler::Clock::time_point deadline) {
+  if (!state.allow_upload) {
+    return Status(StatusCode::kPermissionDenied,
+                  "model upload is disabled on this server (start it with --allow-upload)");
+  }
+  if (IsContentModelName(name) && state.repository->Find(name, version).ok() &&
+      ContentModelName(bytes) == name) {
+    return Status::Ok();
+  }
+  Status loaded = Status::Internal("load did not run");
+  EI_RETURN_IF_ERROR(state.scheduler->Run(
+      [&] { loaded = state.repository->LoadFromBytes(name, version, bytes); }, deadline, nullptr));
+  return loaded;
+}
+
+Status ReloadModel(const ServerState& state, const std::string& name,
+                   Scheduler::Clock::time_point deadline) {
+  Status loaded = Status::Internal("load did not run");
+  EI_RETURN_IF_ERROR(state.scheduler->Run(
+      [&] { loaded = state.repository->LoadFromDirectory(name); }, deadline, nullptr));
+  return loaded;
+}
+
+}  // namespace edgeinfer::server

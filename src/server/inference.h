@@ -1,0 +1,60 @@
+// The transport-independent inference path shared by the gRPC and HTTP front ends: find the
+// model, queue the slice run on the scheduler, record metrics, report load.
+#ifndef EDGEINFER_SERVER_INFERENCE_H_
+#define EDGEINFER_SERVER_INFERENCE_H_
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "edgeinfer/session.h"
+#include "server/metrics.h"
+#include "server/repository.h"
+#include "server/scheduler.h"
+
+namespace edgeinfer::server {
+
+struct InferCall {
+  std::string model;
+  std::string version;  // empty: newest
+  std::vector<NamedTensor> inputs;
+  std::vector<std::string> outputs;  // empty: the model outputs
+  Scheduler::Clock::time_point deadline = Scheduler::Clock::time_point::max();
+};
+
+// Load report of one request (docs/protocol.md names the reply parameters).
+struct InferReply {
+  std::string version;  // the version that ran
+  std::vector<NamedTensor> outputs;
+  int64_t queue_us = 0;
+  int64_t compute_us = 0;
+  double load_factor = 1.0;
+  int64_t queue_length = 0;
+};
+
+// Everything a front end needs; owned by EdgeServer, outliving both front ends.
+struct ServerState {
+  ModelRepository* repository = nullptr;
+  Scheduler* scheduler = nullptr;
+  Metrics* metrics = nullptr;
+  std::set<std::string> tokens;  // empty: no authentication
+  bool allow_upload = false;
+  size_t max_tensor_bytes = size_t{1} << 30;
+};
+
+Result<InferReply> RunInference(const ServerState& state, const InferCall& call);
+
+// Loads an uploaded model on a worker (so compilation and profiling stay within the thread
+// budget). PermissionDenied unless uploads are enabled; an already loaded content-named model
+// (sha256-...) is kept as is.
+Status UploadModel(const ServerState& state, const std::string& name, const std::string& version,
+                   const std::string& bytes, Scheduler::Clock::time_point deadline);
+
+// Reloads a model from the repository directory on a worker.
+Status ReloadModel(const ServerState& state, const std::string& name,
+                   Scheduler::Clock::time_point deadline);
+
+}  // namespace edgeinfer::server
+
+#endif  // EDGEINFER_SERVER_INFERENCE_H_

@@ -1,0 +1,24 @@
+// Content identity of uploaded models: SHA-256 and the "sha256-<16 hex>" model-name convention.
+//
+// A device client names a model it uploads by the hash of its bytes, so that it can ask
+// ModelReady before sending anything and never sends the same model twice (docs/protocol.md).
+#ifndef EDGEINFER_SERVER_MODEL_HASH_H_
+#define EDGEINFER_SERVER_MODEL_HASH_H_
+
+#include <string>
+#include <string_view>
+
+namespace edgeinfer::server {
+
+// Lower-case hex SHA-256 (FIPS 180-4) of `bytes`: 64 characters.
+std::string Sha256Hex(std::string_view bytes);
+
+// "sha256-" followed by the first 16 hex characters of Sha256Hex(bytes).
+std::string ContentModelName(std::string_view bytes);
+
+// True when `name` has the form of a content model name (it may still name other bytes).
+bool IsContentModelName(std::string_view name);
+
+}  // namespace edgeinfer::server
+
+#endif  // EDGEINFER_SERVER_MODEL_HASH_H_

@@ -1,0 +1,297 @@
+#include "server/served_model.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "ir/passes.h"
+#include "onnx/onnx_io.h"
+
+namespace edgeinfer::server {
+
+namespace {
+
+// Uploaded models may not read external data: this directory does not exist, so any
+// relative location fails to open (the importer already refuses absolute and '..' paths).
+constexpr char kNoExternalDataDir[] = "/nonexistent-edgeinfer-upload-dir";
+
+std::string SliceKey(const std::vector<NamedTensor>& sorted_inputs,
+                     const std::vector<std::string>& outputs) {
+  std::string key;
+  for (const NamedTensor& in : sorted_inputs) {
+    key += in.name + "|" + DTypeName(in.tensor.dtype()) + ShapeToString(in.tensor.shape()) + ";";
+  }
+  key += "->";
+  for (const std::string& out : outputs) key += out + ";";
+  return key;
+}
+
+int64_t FirstOutputNumel(const Graph& graph, const Node& node) {
+  if (node.outputs.empty() || node.outputs[0] < 0) return 0;
+  const Value& v = graph.value(node.outputs[0]);
+  return v.shape_known() ? NumElements(v.shape) : 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ServedModel>> ServedModel::Create(const std::string& name,
+                                                         const std::string& version,
+                                                         const std::string& onnx_bytes,
+                                                         const std::string& base_dir,
+                                                         const ServedModelOptions& options) {
+  ImportOptions import;
+  import.base_dir = base_dir.empty() ? kNoExternalDataDir : base_dir;
+  Result<Graph> graph = ImportOnnx(onnx_bytes, import);
+  if (!graph.ok()) return graph.status().WithContext("model '" + name + "' version " + version);
+  std::unique_ptr<ServedModel> model(new ServedModel());
+  model->name_ = name;
+  model->version_ = version;
+  model->options_ = options;
+  model->graph_ = std::move(graph).value();
+  model->model_bytes_ = onnx_bytes.size();
+  for (const Value& v : model->graph_.values()) model->dtypes_[v.name] = v.dtype;
+  // Intermediate dtypes are often absent from ONNX files; shape inference on a copy fills them
+  // so that a request feeding an intermediate tensor can be checked before compiling.
+  Graph typed = model->graph_;
+  if (InferShapesAndFold(&typed).ok()) {
+    for (const Value& v : typed.values()) {
+      if (v.dtype != DType::kUndefined) model->dtypes_[v.name] = v.dtype;
+    }
+  }
+  for (ValueId id : model->graph_.inputs()) {
+    const Value& v = model->graph_.value(id);
+    model->inputs_.push_back({v.name, v.dtype, v.shape});
+  }
+  for (ValueId id : model->graph_.outputs()) {
+    const Value& v = model->graph_.value(id);
+    DType dtype = model->dtypes_[v.name];
+    model->outputs_.push_back({v.name, dtype, v.shape});
+  }
+  Status profiled = model->ProfileAtLoad();
+  if (!profiled.ok()) {
+    return profiled.WithContext("model '" + name + "' version " + version + ": profiling");
+  }
+  return model;
+}
+
+Result<DType> ServedModel::TensorDType(const std::string& name) const {
+  auto it = dtypes_.find(name);
+  if (it == dtypes_.end()) {
+    return Status::InvalidArgument("model '" + name_ + "' has no tensor named '" + name + "'");
+  }
+  return it->second;
+}
+
+Status ServedModel::ProfileAtLoad() {
+  std::vector<NamedTensor> inputs;
+  for (const TensorInfo& info : inputs_) {
+    bool known = DTypeSize(info.dtype) > 0;
+    for (int64_t d : info.shape) known = known && d >= 0;
+    // A model with dynamic input dims learns its baseline from its fastest run instead.
+    if (!known) return Status::Ok();
+    inputs.push_back({info.name, Tensor::Zeros(info.dtype, info.shape)});
+  }
+  std::sort(inputs.begin(), inputs.end(),
+            [](const NamedTensor& a, const NamedTensor& b) { return a.name < b.name; });
+  std::vector<std::string> outputs;
+  for (const TensorInfo& info : outputs_) outputs.push_back(info.name);
+  EI_ASSIGN_OR_RETURN(std::shared_ptr<Slice> slice, Compile(inputs, outputs));
+  std::vector<Tensor> ordered;
+  for (const NamedTensor& in : inputs) ordered.push_back(in.tensor);
+  std::vector<Tensor> outs;
+  // One untimed run first so that first-touch page faults do not count.
+  EI_RETURN_IF_ERROR(slice->executable->Run(ordered, &outs));
+  std::vector<std::vector<StepTiming>> runs;
+  for (int r = 0; r < std::max(1, options_.profile_repeat); ++r) {
+    std::vector<StepTiming> timings;
+    EI_RETURN_IF_ERROR(slice->executable->RunProfiled(ordered, &outs, &timings));
+    runs.push_back(std::move(timings));
+  }
+  const Graph& g = slice->graph;
+  // Nodes no step timed (folded into another kernel, or free like Reshape) cost nothing.
+  for (const Node& node : g.nodes()) node_costs_[node.name] = {0.0, FirstOutputNumel(g, node)};
+  for (size_t s = 0; s < runs[0].size(); ++s) {
+    std::vector<double> ms;
+    for (const auto& run : runs) {
+      if (s < run.size()) ms.push_back(run[s].ms);
+    }
+    std::sort(ms.begin(), ms.end());
+    const double median = ms[ms.size() / 2];
+    profiled_ms_ += median;
+    const std::vector<int>& nodes = runs[0][s].nodes;
+    // A fused step's time is shared evenly by its nodes: slices cut between fused nodes are
+    // rare, and an even share keeps the sum over a whole model exact.
+    for (int n : nodes) {
+      const Node& node = g.nodes()[static_cast<size_t>(n)];
+      node_costs_[node.name] = {median / static_cast<double>(nodes.size()),
+                                FirstOutputNumel(g, node)};
+    }
+  }
+  slice->baseline_us = Baseline(g);
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string key = SliceKey(inputs, outputs);
+  slices_[key] = slice;
+  slice_order_.push_back(key);
+  return Status::Ok();
+}
+
+double ServedModel::Baseline(const Graph& specialised) const {
+  double us = 0.0;
+  for (const Node& node : specialised.nodes()) {
+    if (node.removed) continue;
+    auto it = node_costs_.find(node.name);
+    if (it == node_costs_.end()) return 0.0;
+    // Costs scale with output size (batch) to first order.
+    const int64_t numel = FirstOutputNumel(specialised, node);
+    const double scale = it->second.numel > 0 && numel > 0
+                             ? static_cast<double>(numel) / static_cast<double>(it->second.numel)
+                             : 1.0;
+    us += it->second.ms * 1000.0 * scale;
+  }
+  return us;
+}
+
+Result<std::shared_ptr<ServedModel::Slice>> ServedModel::Compile(
+    const std::vector<NamedTensor>& sorted_inputs, const std::vector<std::string>& outputs) const {
+  std::vector<std::string> from;
+  std::set<std::string> model_inputs;
+  for (const TensorInfo& info : inputs_) model_inputs.insert(info.name);
+  for (const NamedTensor& in : sorted_inputs) {
+    ValueId id = graph_.FindValue(in.name);
+    if (id == kNoValue) {
+      return Status::InvalidArgument("model '" + name_ + "' has no tensor named '" + in.name +
+                                     "' (request input)");
+    }
+    if (graph_.value(id).is_constant()) {
+      return Status::InvalidArgument("tensor '" + in.name + "' of model '" + name_ +
+                                     "' is a constant (weight), not an input");
+    }
+    from.push_back(in.name);
+  }
+  for (const std::string& out : outputs) {
+    if (graph_.FindValue(out) == kNoValue) {
+      return Status::InvalidArgument("model '" + name_ + "' has no tensor named '" + out +
+                                     "' (requested output)");
+    }
+  }
+  EI_ASSIGN_OR_RETURN(Graph graph, graph_.Slice(from, outputs));
+  std::map<std::string, Shape> shapes;
+  for (ValueId id : graph.inputs()) {
+    Value& v = graph.mutable_value(id);
+    auto it = std::find_if(sorted_inputs.begin(), sorted_inputs.end(),
+                           [&](const NamedTensor& in) { return in.name == v.name; });
+    if (it == sorted_inputs.end()) {
+      return Status::InvalidArgument("missing input '" + v.name + "': the requested outputs of " +
+                                     "model '" + name_ + "' depend on it");
+    }
+    const DType want = dtypes_.count(v.name) ? dtypes_.at(v.name) : DType::kUndefined;
+    if (want != DType::kUndefined && want != it->tensor.dtype()) {
+      return Status::InvalidArgument("input '" + v.name + "' of model '" + name_ + "' has dtype " +
+                                     DTypeName(it->tensor.dtype()) + ", the model expects " +
+                                     DTypeName(want));
+    }
+    v.dtype = it->tensor.dtype();
+    if (!model_inputs.count(v.name)) {
+      // An intermediate's recorded shape (if any) was for the model's declared input shapes;
+      // shape inference from the given shape checks consistency instead.
+      v.shape.clear();
+      v.rank_known = false;
+    }
+    shapes[v.name] = it->tensor.shape();
+  }
+  // Computed values are re-inferred from the given shapes: their recorded shapes (from the
+  // file's value_info) hold only for the model's declared input shapes.
+  for (Value& v : graph.mutable_values()) {
+    if (v.producer >= 0) {
+      v.shape.clear();
+      v.rank_known = false;
+    }
+  }
+  Status specialised = Specialize(&graph, shapes);
+  if (!specialised.ok()) {
+    return Status(specialised.code() == StatusCode::kInternal ? StatusCode::kInternal
+                                                              : StatusCode::kInvalidArgument,
+                  specialised.message())
+        .WithContext("model '" + name_ + "'");
+  }
+  const Backend* backend = FindBackend("cpu");
+  if (backend == nullptr) return Status::Internal("the cpu backend is not registered");
+  CompileOptions copts;
+  copts.threads = options_.threads;
+  auto slice = std::make_shared<Slice>();
+  EI_ASSIGN_OR_RETURN(slice->executable, backend->Compile(graph, copts));
+  for (ValueId id : graph.inputs()) slice->input_names.push_back(graph.value(id).name);
+  slice->graph = std::move(graph);
+  slice->baseline_us = Baseline(slice->graph);
+  return slice;
+}
+
+Result<std::shared_ptr<const ServedModel::Slice>> ServedModel::GetSlice(
+    const std::vector<NamedTensor>& sorted_inputs, const std::vector<std::string>& outputs) const {
+  const std::string key = SliceKey(sorted_inputs, outputs);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = slices_.find(key);
+    if (it != slices_.end()) return it->second;
+  }
+  // Compiled outside the lock; two first requests for one slice may both compile, and the
+  // later insert wins. Compilation is deterministic, so either result is correct.
+  EI_ASSIGN_OR_RETURN(std::shared_ptr<Slice> slice, Compile(sorted_inputs, outputs));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!slices_.count(key)) {
+    slice_order_.push_back(key);
+    while (slice_order_.size() > std::max<size_t>(1, options_.max_slices)) {
+      slices_.erase(slice_order_.front());
+      slice_order_.pop_front();
+    }
+  }
+  slices_[key] = slice;
+  return std::shared_ptr<const Slice>(slice);
+}
+
+Result<SliceResult> ServedModel::Run(const std::vector<NamedTensor>& inputs,
+                                     const std::vector<std::string>& outputs) const {
+  std::vector<NamedTensor> sorted = inputs;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const NamedTensor& a, const NamedTensor& b) { return a.name < b.name; });
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i].name == sorted[i - 1].name) {
+      return Status::InvalidArgument("input '" + sorted[i].name + "' given more than once");
+    }
+  }
+  std::vector<std::string> wanted = outputs;
+  if (wanted.empty()) {
+    for (const TensorInfo& info : outputs_) wanted.push_back(info.name);
+  }
+  EI_ASSIGN_OR_RETURN(std::shared_ptr<const Slice> slice, GetSlice(sorted, wanted));
+  std::vector<Tensor> ordered;
+  for (const std::string& name : slice->input_names) {
+    auto it = std::find_if(sorted.begin(), sorted.end(),
+                           [&](const NamedTensor& in) { return in.name == name; });
+    if (it == sorted.end()) return Status::Internal("slice input '" + name + "' not given");
+    ordered.push_back(it->tensor);
+  }
+  std::vector<Tensor> outs;
+  const auto start = std::chrono::steady_clock::now();
+  EI_RETURN_IF_ERROR(slice->executable->Run(ordered, &outs));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  SliceResult result;
+  result.compute_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  double baseline = slice->baseline_us;
+  if (baseline <= 0.0) {
+    int64_t fastest = slice->fastest_us.load();
+    while ((fastest == 0 || result.compute_us < fastest) &&
+           !slice->fastest_us.compare_exchange_weak(fastest, result.compute_us)) {
+    }
+    baseline = static_cast<double>(slice->fastest_us.load());
+  }
+  result.load_factor = baseline > 0.0
+                           ? static_cast<double>(std::max<int64_t>(1, result.compute_us)) / baseline
+                           : 1.0;
+  if (outs.size() != wanted.size()) return Status::Internal("slice returned wrong output count");
+  for (size_t i = 0; i < outs.size(); ++i)
+    result.outputs.push_back({wanted[i], std::move(outs[i])});
+  return result;
+}
+
+}  // namespace edgeinfer::server

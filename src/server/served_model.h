@@ -1,0 +1,107 @@
+// ServedModel: one loaded model version, executing any slice of its graph on request.
+//
+// A request names its input tensors (graph inputs or any intermediate tensor, by ONNX name)
+// and the tensors it wants back (none: the model outputs). The slice between them is cut
+// (Graph::Slice), specialised to the input shapes and compiled for the CPU backend once, then
+// cached by (inputs, dtypes, shapes, outputs). Every model is profiled once at load (when its
+// input shapes are static) so that each slice has an unloaded baseline for the load factor.
+//
+// Thread safety: all const methods may be called concurrently.
+#ifndef EDGEINFER_SERVER_SERVED_MODEL_H_
+#define EDGEINFER_SERVER_SERVED_MODEL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "edgeinfer/session.h"
+#include "ir/graph.h"
+
+namespace edgeinfer::server {
+
+struct ServedModelOptions {
+  int threads = 0;         // kernel threads of each compiled slice; <= 0 all cores
+  int profile_repeat = 3;  // timed runs of the load-time profile
+  size_t max_slices = 32;  // compiled slices kept per model (oldest dropped first)
+};
+
+struct SliceResult {
+  std::vector<NamedTensor> outputs;  // in the requested order
+  int64_t compute_us = 0;            // execution only, not compilation
+  double load_factor = 1.0;          // compute time / unloaded baseline of this slice
+};
+
+class ServedModel {
+ public:
+  // Imports, verifies and profiles the model. `base_dir` resolves external data ("" forbids
+  // it: uploaded models must be self-contained). Errors name the model.
+  static Result<std::unique_ptr<ServedModel>> Create(const std::string& name,
+                                                     const std::string& version,
+                                                     const std::string& onnx_bytes,
+                                                     const std::string& base_dir,
+                                                     const ServedModelOptions& options);
+
+  const std::string& name() const { return name_; }
+  const std::string& version() const { return version_; }
+  const std::vector<TensorInfo>& inputs() const { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const { return outputs_; }
+  size_t model_bytes() const { return model_bytes_; }
+  // Total profiled milliseconds of the whole model at load; 0 when not profiled.
+  double profiled_ms() const { return profiled_ms_; }
+
+  // The dtype of tensor `name` anywhere in the graph; kUndefined when not known, NotFound when
+  // there is no such tensor.
+  Result<DType> TensorDType(const std::string& name) const;
+
+  // Runs the slice from `inputs` to `outputs` (empty: the model outputs). Errors:
+  // InvalidArgument (unknown tensor, wrong dtype or shape, missing input), Internal.
+  Result<SliceResult> Run(const std::vector<NamedTensor>& inputs,
+                          const std::vector<std::string>& outputs) const;
+
+ private:
+  struct Slice {
+    Graph graph;  // specialised
+    std::unique_ptr<Executable> executable;
+    std::vector<std::string> input_names;  // executable input order
+    double baseline_us = 0.0;              // 0: learnt from the fastest run instead
+    mutable std::atomic<int64_t> fastest_us{0};
+  };
+
+  ServedModel() = default;
+  Result<std::shared_ptr<const Slice>> GetSlice(const std::vector<NamedTensor>& sorted_inputs,
+                                                const std::vector<std::string>& outputs) const;
+  Result<std::shared_ptr<Slice>> Compile(const std::vector<NamedTensor>& sorted_inputs,
+                                         const std::vector<std::string>& outputs) const;
+  double Baseline(const Graph& specialised) const;
+  Status ProfileAtLoad();
+
+  std::string name_;
+  std::string version_;
+  ServedModelOptions options_;
+  Graph graph_;                          // as imported
+  std::map<std::string, DType> dtypes_;  // every tensor's dtype, after shape inference
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
+  size_t model_bytes_ = 0;
+  double profiled_ms_ = 0.0;
+  // Load-time profile per node name: milliseconds and output elements (to scale to batch).
+  struct NodeCost {
+    double ms = 0.0;
+    int64_t numel = 0;
+  };
+  std::map<std::string, NodeCost> node_costs_;
+
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::shared_ptr<const Slice>> slices_;  // guarded by mu_
+  mutable std::list<std::string> slice_order_;                          // guarded by mu_
+};
+
+}  // namespace edgeinfer::server
+
+#endif  // EDGEINFER_SERVER_SERVED_MODEL_H_

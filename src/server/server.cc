@@ -1,0 +1,157 @@
+#include "server/server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "server/auth.h"
+#include "server/grpc_service.h"
+#include "server/http_server.h"
+#include "server/inference.h"
+
+namespace edgeinfer::server {
+
+namespace {
+
+Result<std::string> ReadText(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(std::string("cannot read ") + what + " '" + path + "'");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+struct EdgeServer::Impl {
+  std::unique_ptr<ModelRepository> repository;
+  std::unique_ptr<Scheduler> scheduler;
+  Metrics metrics;
+  ServerState state;
+  std::unique_ptr<GrpcService> service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<HttpFrontEnd> http;
+  ServerPorts ports;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false;  // guarded by mu
+  bool stopped = false;  // guarded by mu
+};
+
+EdgeServer::EdgeServer() : impl_(std::make_unique<Impl>()) {}
+
+EdgeServer::~EdgeServer() { Shutdown(); }
+
+Status EdgeServer::Start(const ServerOptions& options) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->started) return Status::FailedPrecondition("the server was already started");
+    impl_->started = true;
+  }
+  if (options.workers < 1 || options.max_queue < 1 || options.max_message_bytes <= 0 ||
+      options.max_model_bytes <= 0) {
+    return Status::InvalidArgument(
+        "--workers must be >= 1, --max-queue >= 1, --max-message-bytes and --max-model-bytes > 0");
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status::InvalidArgument("--tls-cert and --tls-key must be given together");
+  }
+  Impl& s = *impl_;
+  if (!options.token_file.empty()) {
+    EI_ASSIGN_OR_RETURN(s.state.tokens, LoadTokens(options.token_file));
+  }
+  RepositoryOptions repo;
+  repo.directory = options.repository;
+  repo.max_model_bytes = static_cast<size_t>(options.max_model_bytes);
+  repo.model.threads = options.threads;
+  s.repository = std::make_unique<ModelRepository>(repo);
+  SchedulerOptions sched;
+  sched.workers = options.workers;
+  sched.threads = options.threads;
+  sched.max_queue = options.max_queue;
+  s.scheduler = std::make_unique<Scheduler>(sched);
+  s.state.repository = s.repository.get();
+  s.state.scheduler = s.scheduler.get();
+  s.state.metrics = &s.metrics;
+  s.state.allow_upload = options.allow_upload;
+  s.state.max_tensor_bytes = static_cast<size_t>(options.max_message_bytes);
+
+  if (!options.repository.empty()) {
+    // Loading runs on a worker, within the thread budget, like every later load.
+    Status loaded = Status::Internal("repository load did not run");
+    EI_RETURN_IF_ERROR(s.scheduler->Run([&] { loaded = s.repository->LoadAll(); },
+                                        Scheduler::Clock::time_point::max(), nullptr));
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "edgeinfer serve: warning: %s\n", loaded.ToString().c_str());
+    }
+  }
+
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert.empty()) {
+    EI_ASSIGN_OR_RETURN(std::string cert, ReadText(options.tls_cert, "TLS certificate"));
+    EI_ASSIGN_OR_RETURN(std::string key, ReadText(options.tls_key, "TLS key"));
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({key, cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  s.service = std::make_unique<GrpcService>(&s.state);
+  grpc::ServerBuilder builder;
+  const int max_message = static_cast<int>(std::min<int64_t>(options.max_message_bytes, INT_MAX));
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.SetMaxSendMessageSize(max_message);
+  builder.AddListeningPort(options.grpc_address, credentials, &s.ports.grpc);
+  builder.RegisterService(s.service.get());
+  s.grpc_server = builder.BuildAndStart();
+  if (s.grpc_server == nullptr || s.ports.grpc == 0) {
+    s.scheduler->Shutdown();
+    return Status::Unavailable("cannot listen for gRPC on '" + options.grpc_address + "'");
+  }
+  if (!options.http_address.empty()) {
+    HttpOptions http;
+    http.address = options.http_address;
+    http.tls_cert = options.tls_cert;
+    http.tls_key = options.tls_key;
+    http.max_body_bytes = static_cast<size_t>(options.max_message_bytes);
+    Result<std::unique_ptr<HttpFrontEnd>> front = HttpFrontEnd::Start(&s.state, http);
+    if (!front.ok()) {
+      s.grpc_server->Shutdown();
+      s.scheduler->Shutdown();
+      return front.status();
+    }
+    s.http = std::move(front).value();
+    s.ports.http = s.http->port();
+  }
+  return Status::Ok();
+}
+
+void EdgeServer::Wait() {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->cv.wait(lock, [&] { return impl_->stopped || !impl_->started; });
+}
+
+void EdgeServer::Shutdown() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.stopped) return;
+    s.stopped = true;
+  }
+  // Queued requests fail first so that handlers return and the gRPC shutdown is quick.
+  if (s.scheduler) s.scheduler->Shutdown();
+  if (s.http) s.http->Stop();
+  if (s.grpc_server) {
+    s.grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    s.grpc_server->Wait();
+  }
+  s.cv.notify_all();
+}
+
+ServerPorts EdgeServer::ports() const { return impl_->ports; }
+
+}  // namespace edgeinfer::server

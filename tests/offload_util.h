@@ -1,0 +1,48 @@
+// Test helpers for offloading: a real edge server child process on loopback.
+#ifndef EDGEINFER_TESTS_OFFLOAD_UTIL_H_
+#define EDGEINFER_TESTS_OFFLOAD_UTIL_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgeinfer/status.h"
+
+namespace edgeinfer::testing {
+
+// `CLI serve --grpc 127.0.0.1:0 --http 127.0.0.1:0 --repository DIR --allow-upload EXTRA...` as
+// a child process. The destructor kills it (SIGKILL) and reaps it, so a failing test never
+// leaves a server behind; the child also dies with the test process (PR_SET_PDEATHSIG).
+class EdgeServerProcess {
+ public:
+  // Starts the server and waits (at most `wait_ms`) for its "listening grpc=HOST:PORT" line.
+  // Errors carry the server's output.
+  static Result<std::unique_ptr<EdgeServerProcess>> Start(
+      const std::string& cli, const std::string& repository,
+      const std::vector<std::string>& extra_args = {}, int wait_ms = 30000);
+  ~EdgeServerProcess();
+  EdgeServerProcess(const EdgeServerProcess&) = delete;
+  EdgeServerProcess& operator=(const EdgeServerProcess&) = delete;
+
+  const std::string& grpc_address() const { return grpc_address_; }  // "127.0.0.1:PORT"
+  std::string endpoint() const { return "grpc://" + grpc_address_; }
+  // Kills the server now (SIGKILL) and reaps it.
+  void Kill();
+  // Everything the server wrote to stdout and stderr so far.
+  std::string Log() const;
+
+ private:
+  EdgeServerProcess() = default;
+  pid_t pid_ = -1;
+  std::string log_path_;
+  std::string grpc_address_;
+};
+
+// The directory holding the edgeinfer binary `cli` (the build directory), with a trailing '/'.
+std::string BuildDirOf(const std::string& cli);
+
+}  // namespace edgeinfer::testing
+
+#endif  // EDGEINFER_TESTS_OFFLOAD_UTIL_H_

@@ -1,0 +1,101 @@
+// edgeinfer serve: the edge server (KServe v2 / Triton gRPC and HTTP, model repository).
+#include <csignal>
+#include <cstdio>
+
+#include "args.h"
+#include "commands.h"
+#include "server/server.h"
+
+namespace edgeinfer::tools {
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: edgeinfer serve [--repository DIR] [--grpc HOST:PORT] [--http HOST:PORT|none]\n"
+    "                       [--threads N] [--workers N] [--max-queue N]\n"
+    "                       [--max-message-bytes N] [--max-model-bytes N] [--token-file FILE]\n"
+    "                       [--tls-cert FILE --tls-key FILE] [--allow-upload]\n\n"
+    "Serves ONNX models over the KServe v2 protocol (gRPC, default 0.0.0.0:8001; HTTP/REST\n"
+    "with Prometheus /metrics, default 0.0.0.0:8000). DIR holds NAME/VERSION/model.onnx.\n"
+    "Requests run on N workers with --threads kernel threads each, behind a queue of\n"
+    "--max-queue waiting requests (default 64). Port 0 picks a free port. Once ready it\n"
+    "prints 'edgeinfer serve: listening grpc=HOST:PORT http=HOST:PORT'. SIGINT/SIGTERM stop it.\n"
+    "--token-file: one bearer token a line; requests need 'authorization: Bearer <token>'.\n"
+    "--allow-upload: accept models in RepositoryModelLoad (off by default).\n"
+    "Limits default to 1 GiB for messages and models.\n";
+
+std::string HostOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+int ServeCommand(int argc, char** argv) {
+  Args args({"--repository", "--grpc", "--http", "--threads", "--workers", "--max-queue",
+             "--max-message-bytes", "--max-model-bytes", "--token-file", "--tls-cert", "--tls-key"},
+            {"--allow-upload", "--help", "-h"});
+  if (!args.Parse(argc, argv)) {
+    std::fprintf(stderr, "edgeinfer serve: %s (see --help)\n", args.error().c_str());
+    return 2;
+  }
+  if (args.Has("--help") || args.Has("-h")) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  if (!args.positionals().empty()) {
+    std::fprintf(stderr, "edgeinfer serve: unexpected argument '%s' (see --help)\n",
+                 args.positionals()[0].c_str());
+    return 2;
+  }
+  server::ServerOptions options;
+  long long threads, workers, max_queue, max_message, max_model;
+  if (!args.GetInt("--threads", 0, &threads) || !args.GetInt("--workers", 1, &workers) ||
+      !args.GetInt("--max-queue", 64, &max_queue) ||
+      !args.GetInt("--max-message-bytes", options.max_message_bytes, &max_message) ||
+      !args.GetInt("--max-model-bytes", options.max_model_bytes, &max_model)) {
+    std::fprintf(stderr, "edgeinfer serve: %s\n", args.error().c_str());
+    return 2;
+  }
+  options.grpc_address = args.Get("--grpc", options.grpc_address);
+  options.http_address = args.Get("--http", options.http_address);
+  if (options.http_address == "none") options.http_address.clear();
+  options.repository = args.Get("--repository");
+  options.threads = static_cast<int>(threads);
+  options.workers = static_cast<int>(workers);
+  options.max_queue = static_cast<int>(max_queue);
+  options.max_message_bytes = max_message;
+  options.max_model_bytes = max_model;
+  options.token_file = args.Get("--token-file");
+  options.tls_cert = args.Get("--tls-cert");
+  options.tls_key = args.Get("--tls-key");
+  options.allow_upload = args.Has("--allow-upload");
+
+  // Signals are blocked in every thread (the server's threads inherit the mask) and taken
+  // synchronously here, so shutdown runs in an ordinary thread, not a signal handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  server::EdgeServer edge;
+  Status started = edge.Start(options);
+  if (!started.ok()) {
+    std::fprintf(stderr, "edgeinfer serve: %s\n", started.ToString().c_str());
+    return 1;
+  }
+  const server::ServerPorts ports = edge.ports();
+  std::string http = "off";
+  if (ports.http > 0) http = HostOf(options.http_address) + ":" + std::to_string(ports.http);
+  std::printf("edgeinfer serve: listening grpc=%s:%d http=%s\n",
+              HostOf(options.grpc_address).c_str(), ports.grpc, http.c_str());
+  std::fflush(stdout);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::fprintf(stderr, "edgeinfer serve: signal %d, shutting down\n", signal_number);
+  edge.Shutdown();
+  return 0;
+}
+
+}  // namespace edgeinfer::tools
