@@ -152,6 +152,13 @@ TEST_F(CliTest, MissingFileIsAClearError) {
   EXPECT_NE(o.output.find("nope.onnx"), std::string::npos) << o.output;
 }
 
+// Regression: a directory given as the model used to abort with std::bad_alloc.
+TEST_F(CliTest, DirectoryIsAClearError) {
+  Outcome o = RunCli("run " + dir_.path());
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("is a directory"), std::string::npos) << o.output;
+}
+
 TEST_F(CliTest, UnknownOpNamesOpNodeAndOpset) {
   std::string path = WriteEdited("unknown_op.onnx", "Relu", "Rexu");
   Outcome o = RunCli("run " + path);

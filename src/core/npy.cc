@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -168,12 +169,20 @@ Status WriteNpyFile(const std::string& path, const Tensor& tensor) {
 }
 
 Result<std::string> ReadFileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status::InvalidArgument("'" + path + "' is a directory, not a file");
+  }
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return Status::NotFound("cannot open '" + path + "': " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Status::DataLoss("error reading '" + path + "'");
-  return ss.str();
+  // One buffer of the final size: a growing buffer would briefly hold the file twice.
+  const std::streamoff size = in.tellg();
+  if (size < 0) return Status::DataLoss("cannot size '" + path + "'");
+  std::string bytes(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(bytes.data(), size);
+  if (in.gcount() != size) return Status::DataLoss("short read from '" + path + "'");
+  return bytes;
 }
 
 Status WriteFileBytes(const std::string& path, const std::string& bytes) {

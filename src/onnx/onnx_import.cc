@@ -112,7 +112,8 @@ bool ReadTensorType(const onnx::TypeProto& type, DType* dtype, Shape* shape, boo
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& model, const ImportOptions& options)
+  // Consumes the initializers' bytes of `model` (moved into the graph's constants).
+  Importer(onnx::ModelProto& model, const ImportOptions& options)
       : model_(model), source_{options.base_dir, options.max_tensor_bytes} {}
 
   Result<Graph> Run() {
@@ -125,7 +126,9 @@ class Importer {
       return Status::Unimplemented("sparse initializer '" +
                                    gp.sparse_initializer(0).values().name() + "' is not supported");
     }
-    for (const auto& init : gp.initializer()) EI_RETURN_IF_ERROR(AddInitializer(init));
+    for (int i = 0; i < gp.initializer_size(); ++i) {
+      EI_RETURN_IF_ERROR(AddInitializer(model_.mutable_graph()->mutable_initializer(i)));
+    }
     for (const auto& input : gp.input()) EI_RETURN_IF_ERROR(AddGraphInput(input));
     for (int i = 0; i < gp.node_size(); ++i) EI_RETURN_IF_ERROR(AddNode(gp.node(i), i));
     for (const auto& info : gp.value_info()) DeclareType(info);
@@ -168,12 +171,13 @@ class Importer {
     return id;
   }
 
-  Status AddInitializer(const onnx::TensorProto& init) {
+  Status AddInitializer(onnx::TensorProto* init_proto) {
+    const onnx::TensorProto& init = *init_proto;
     if (init.name().empty()) return Status::InvalidArgument("an initializer has no name");
     if (graph_.FindValue(init.name()) != kNoValue) {
       return Status::InvalidArgument("initializer '" + init.name() + "' is defined more than once");
     }
-    EI_ASSIGN_OR_RETURN(Tensor t, TensorFromOnnx(init, source_));
+    EI_ASSIGN_OR_RETURN(Tensor t, TensorFromOnnxConsuming(init_proto, source_));
     graph_.AddConstant(init.name(), std::move(t));
     return Status::Ok();
   }
@@ -295,7 +299,7 @@ class Importer {
     return Status::Ok();
   }
 
-  const onnx::ModelProto& model_;
+  onnx::ModelProto& model_;
   TensorSource source_;
   int64_t opset_ = 0;
   Graph graph_;

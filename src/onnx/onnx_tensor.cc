@@ -189,7 +189,12 @@ Result<DType> DTypeFromOnnx(int32_t elem_type, const std::string& what) {
   return Status::Unimplemented(what + " has unsupported element type " + type_name);
 }
 
-Result<Tensor> TensorFromOnnx(const onnx::TensorProto& proto, const TensorSource& source) {
+namespace {
+
+// Decodes `proto`; when `steal` (the same message) is given, raw_data is moved into the
+// tensor instead of copied, so a model's weights are never held twice during import.
+Result<Tensor> Decode(const onnx::TensorProto& proto, const TensorSource& source,
+                      onnx::TensorProto* steal) {
   const std::string& name = proto.name();
   EI_ASSIGN_OR_RETURN(DType dtype, DTypeFromOnnx(proto.data_type(), Quoted(name)));
   Shape dims(proto.dims().begin(), proto.dims().end());
@@ -222,6 +227,10 @@ Result<Tensor> TensorFromOnnx(const onnx::TensorProto& proto, const TensorSource
         " bytes of raw_data, its dims " + ShapeToString(dims) + " and dtype " + DTypeName(dtype) +
         " need " + std::to_string(nbytes));
   }
+  if (steal != nullptr && !external && has_raw && nbytes > 0) {
+    std::shared_ptr<std::string> holder(steal->release_raw_data());
+    return Tensor::Wrap(holder->data(), dtype, dims, holder);
+  }
   Result<Tensor> allocated = Tensor::Allocate(dtype, dims, source.max_tensor_bytes);
   if (!allocated.ok()) return allocated.status().WithContext(Quoted(name));
   Tensor tensor = std::move(allocated).value();
@@ -233,6 +242,16 @@ Result<Tensor> TensorFromOnnx(const onnx::TensorProto& proto, const TensorSource
     EI_RETURN_IF_ERROR(DecodeTyped(proto, dims, static_cast<int64_t>(numel), &tensor));
   }
   return tensor;
+}
+
+}  // namespace
+
+Result<Tensor> TensorFromOnnx(const onnx::TensorProto& proto, const TensorSource& source) {
+  return Decode(proto, source, nullptr);
+}
+
+Result<Tensor> TensorFromOnnxConsuming(onnx::TensorProto* proto, const TensorSource& source) {
+  return Decode(*proto, source, proto);
 }
 
 void TensorToOnnx(const Tensor& tensor, const std::string& name, onnx::TensorProto* proto) {

@@ -27,6 +27,8 @@ struct TensorSource {
 // file for external data): a bad dtype, a negative or overflowing dim, a byte or element count
 // that disagrees with the dims, a location outside base_dir, a missing file or a short read.
 Result<Tensor> TensorFromOnnx(const onnx::TensorProto& proto, const TensorSource& source);
+// As TensorFromOnnx, but moves raw_data out of `proto` (left without it) instead of copying.
+Result<Tensor> TensorFromOnnxConsuming(onnx::TensorProto* proto, const TensorSource& source);
 
 // Encodes `tensor` as `name` with its bytes in raw_data (little-endian, as ONNX requires).
 void TensorToOnnx(const Tensor& tensor, const std::string& name, onnx::TensorProto* proto);

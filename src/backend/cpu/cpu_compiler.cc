@@ -157,6 +157,10 @@ int Compiler::View(int s, const memory::desc& desc) {
 
 Result<int> Compiler::ReorderedConstant(const Tensor& src, const memory::desc& src_desc,
                                         const memory::desc& dst_desc) {
+  // Same layout: share the graph's bytes rather than holding the weights twice.
+  if (src_desc == dst_desc && src.nbytes() == dst_desc.get_size()) {
+    return ConstantSlot(src, dst_desc);
+  }
   Tensor out = Tensor::Empty(DType::kUInt8, {static_cast<int64_t>(dst_desc.get_size())});
   dnnl::stream stream(engine_);
   memory src_mem(src_desc, engine_, const_cast<void*>(src.raw_data()));
