@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "edgeinfer/session.h"
+#include "net/memory_policy.h"
 #include "onnx/onnx_io.h"
 #include "zoo/zoo.h"
 
@@ -81,6 +82,8 @@ Result<std::string> ReluModel(int64_t n) {
 }
 
 int Main(int argc, char** argv) {
+  // As `edgeinfer run` and `serve` do (see net/memory_policy.h).
+  net::RetainLargeAllocations();
   std::string server, model = "resnet50", out_md;
   int threads = 1, repeat = 20;
   double tensor_mb = 50;

@@ -78,6 +78,23 @@ void EdgeServerProcess::Kill() {
   pid_ = -1;
 }
 
+Result<int> EdgeServerProcess::Terminate(int wait_ms) {
+  if (pid_ <= 0) return Status::FailedPrecondition("the server is not running");
+  kill(pid_, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Kill();
+  return Status(StatusCode::kDeadlineExceeded,
+                "the server did not exit within " + std::to_string(wait_ms) + " ms of SIGTERM");
+}
+
 std::string EdgeServerProcess::Log() const {
   std::ifstream in(log_path_);
   std::stringstream ss;

@@ -30,6 +30,9 @@ class EdgeServerProcess {
   std::string endpoint() const { return "grpc://" + grpc_address_; }
   // Kills the server now (SIGKILL) and reaps it.
   void Kill();
+  // Sends SIGTERM and waits at most `wait_ms` for the server to exit. Returns the exit code
+  // (-1 if it died by a signal); on timeout kills it and returns DeadlineExceeded.
+  Result<int> Terminate(int wait_ms);
   // Everything the server wrote to stdout and stderr so far.
   std::string Log() const;
 

@@ -15,6 +15,7 @@
 #include "core/parallel.h"
 #include "edgeinfer/session.h"
 #include "inputs.h"
+#include "net/memory_policy.h"
 #include "report.h"
 
 namespace edgeinfer::tools {
@@ -126,6 +127,9 @@ int RunCommand(int argc, char** argv) {
   options.token = args.Get("--token");
   options.tls_ca_file = args.Get("--tls-ca");
   options.mode = args.Get("--mode", args.Has("--edge") ? "remote" : "");
+  // Offloaded tensors cross several large buffers per run; keep their pages (the policy is
+  // left alone for local runs so that their peak RSS is the engine's own).
+  if (args.Has("--edge")) net::RetainLargeAllocations();
   options.timeout_ms = static_cast<int>(timeout_ms);
   auto t0 = std::chrono::steady_clock::now();
   auto session = Session::Open(model, options);

@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "net/memory_policy.h"
 #include "server/server.h"
 
 namespace edgeinfer::tools {
@@ -32,6 +33,8 @@ std::string HostOf(const std::string& address) {
 }  // namespace
 
 int ServeCommand(int argc, char** argv) {
+  // Large tensors would otherwise be faulted into fresh pages on every request.
+  net::RetainLargeAllocations();
   Args args({"--repository", "--grpc", "--http", "--threads", "--workers", "--max-queue",
              "--max-message-bytes", "--max-model-bytes", "--token-file", "--tls-cert", "--tls-key"},
             {"--allow-upload", "--help", "-h"});

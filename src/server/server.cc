@@ -105,6 +105,9 @@ Status EdgeServer::Start(const ServerOptions& options) {
   const int max_message = static_cast<int>(std::min<int64_t>(options.max_message_bytes, INT_MAX));
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
+  // A large HTTP/2 receive window so that a big request streams without waiting for window
+  // updates from this (possibly busy) process; the client sets the same for replies.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20);
   builder.AddListeningPort(options.grpc_address, credentials, &s.ports.grpc);
   builder.RegisterService(s.service.get());
   s.grpc_server = builder.BuildAndStart();
@@ -142,11 +145,14 @@ void EdgeServer::Shutdown() {
     if (s.stopped) return;
     s.stopped = true;
   }
-  // Queued requests fail first so that handlers return and the gRPC shutdown is quick.
+  // Queued requests fail and running ones finish here (the scheduler joins its workers), so
+  // every handler is about to return. The grace period only lets their replies be written:
+  // gRPC otherwise waits for the whole deadline whenever a client holds an idle connection.
   if (s.scheduler) s.scheduler->Shutdown();
   if (s.http) s.http->Stop();
   if (s.grpc_server) {
-    s.grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    constexpr auto kReplyGrace = std::chrono::milliseconds(300);
+    s.grpc_server->Shutdown(std::chrono::system_clock::now() + kReplyGrace);
     s.grpc_server->Wait();
   }
   s.cv.notify_all();
