@@ -2,7 +2,6 @@
 // Bad input (truncated or corrupt model, unknown op, dangling tensor, wrong input shape) must
 // give a clear message naming the problem and a non-zero exit, never a crash.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
@@ -15,22 +14,7 @@
 namespace edgeinfer::testing {
 namespace {
 
-struct Outcome {
-  int exit_code = -1;  // -1: killed by a signal (a crash)
-  std::string output;  // stdout and stderr together
-};
-
-Outcome RunCli(const std::string& args) {
-  std::string cmd = std::string(EDGEINFER_CLI) + " " + args + " 2>&1";
-  Outcome o;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return o;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) o.output.append(buf, n);
-  int status = pclose(pipe);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
+Outcome RunCli(const std::string& args) { return Shell(std::string(EDGEINFER_CLI) + " " + args); }
 
 // x[1,3,8,8] -> Conv(4, 3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten -> "y"[1,4]
 Graph SmallModel() {

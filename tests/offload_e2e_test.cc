@@ -8,7 +8,6 @@
 // ulp per layer; a relative L2 error of 1e-5 is far above that and far below any real defect
 // (a wrong tensor, a mixed-up reply or a lost layer gives errors of order 1).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -61,22 +60,6 @@ Graph BranchNet() {
 
 std::vector<NamedTensor> Input(uint64_t seed) {
   return {{"x", RandomTensor(DType::kFloat32, {1, 3, 16, 16}, seed)}};
-}
-
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-};
-
-Outcome Shell(const std::string& cmd) {
-  Outcome o;
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return o;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) o.output.append(buf, n);
-  int status = pclose(pipe);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
 }
 
 class OffloadE2eTest : public ::testing::Test {

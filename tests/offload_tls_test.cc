@@ -2,7 +2,6 @@
 // `serve --tls-cert/--tls-key` (a self-signed certificate made here with the openssl CLI), and a
 // client that does not trust the certificate is refused with a clear error.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <cstring>
@@ -10,25 +9,10 @@
 #include "edgeinfer/session.h"
 #include "offload_util.h"
 #include "server_test_util.h"
+#include "shell_util.h"
 
 namespace edgeinfer::testing {
 namespace {
-
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-};
-
-Outcome Shell(const std::string& cmd) {
-  Outcome o;
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return o;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) o.output.append(buf, n);
-  int status = pclose(pipe);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
 
 class OffloadTlsTest : public ::testing::Test {
  protected:

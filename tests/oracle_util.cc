@@ -44,14 +44,9 @@ Result<std::vector<NamedTensor>> RunOnnxRuntime(const std::string& model_path,
     EI_RETURN_IF_ERROR(WriteNpyFile(file, inputs[i].tensor));
     cmd += " --input " + ShellQuote(inputs[i].name + "=" + file);
   }
-  cmd += " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return Status::Internal("cannot start node");
-  std::string text;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
-  int rc = pclose(pipe);
-  if (rc != 0) return Status::Internal("ONNX Runtime failed: " + text);
+  Outcome run = Shell(cmd);
+  if (run.exit_code != 0) return Status::Internal("ONNX Runtime failed: " + run.output);
+  const std::string& text = run.output;
   nlohmann::json report = nlohmann::json::parse(text, nullptr, false);
   if (report.is_discarded()) return Status::Internal("bad ort_run output: " + text);
   std::vector<NamedTensor> outs;

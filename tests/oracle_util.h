@@ -10,6 +10,7 @@
 
 #include "edgeinfer/session.h"
 #include "ir/graph.h"
+#include "shell_util.h"
 
 namespace edgeinfer::testing {
 
