@@ -111,6 +111,30 @@ TEST_F(CliTest, ProfilePrintsEveryStep) {
   EXPECT_NE(o.output.find("Conv"), std::string::npos);
 }
 
+// An image input gets the documented ImageNet preprocessing. A uniform colour survives resize
+// and crop unchanged, so every pixel of channel c must be (v_c / 255 - mean_c) / std_c.
+TEST_F(CliTest, ImageInputIsPreprocessed) {
+  const unsigned char rgb[3] = {200, 100, 50};
+  std::string ppm = "P6\n40 30\n255\n";
+  for (int i = 0; i < 40 * 30; ++i) ppm.append(reinterpret_cast<const char*>(rgb), 3);
+  std::string image = dir_.path() + "/flat.ppm";
+  ASSERT_TRUE(WriteFileBytes(image, ppm).ok());
+  std::string saved = dir_.path() + "/in";
+  Outcome o = RunCli("run " + model_ + " --repeat 1 --input " + image + " --save-inputs " + saved);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  auto x = ReadNpyFile(saved + "/x.npy");
+  ASSERT_TRUE(x.ok()) << x.status().ToString();
+  ASSERT_EQ(x->shape(), (Shape{1, 3, 8, 8}));
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, stdev[3] = {0.229f, 0.224f, 0.225f};
+  for (int c = 0; c < 3; ++c) {
+    const float expected = (rgb[c] / 255.0f - mean[c]) / stdev[c];
+    for (int i = 0; i < 64; ++i) EXPECT_NEAR(x->data<float>()[c * 64 + i], expected, 1e-5) << c;
+  }
+  Outcome bad = RunCli("run " + model_ + " --input " + dir_.path() + "/missing.png");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("missing.png"), std::string::npos) << bad.output;
+}
+
 TEST_F(CliTest, TruncatedModelIsAClearError) {
   std::string path = dir_.path() + "/truncated.onnx";
   ASSERT_TRUE(WriteFileBytes(path, bytes_.substr(0, bytes_.size() / 2)).ok());
