@@ -40,7 +40,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
@@ -72,7 +74,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (status_.ok()) status_ = Status::Internal("Result constructed from OK status");
   }
@@ -98,10 +100,10 @@ class [[nodiscard]] Result {
 #define EI_CONCAT_(a, b) EI_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not OK.
-#define EI_RETURN_IF_ERROR(expr)                    \
-  do {                                              \
-    ::edgeinfer::Status ei_status_ = (expr);        \
-    if (!ei_status_.ok()) return ei_status_;        \
+#define EI_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::edgeinfer::Status ei_status_ = (expr); \
+    if (!ei_status_.ok()) return ei_status_; \
   } while (0)
 
 // `EI_ASSIGN_OR_RETURN(auto x, F())` declares x from a Result or returns its error.

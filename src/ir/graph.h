@@ -61,10 +61,10 @@ constexpr ValueId kNoValue = -1;  // an omitted optional input
 struct Value {
   std::string name;
   DType dtype = DType::kUndefined;
-  Shape shape;          // -1 for an unknown dimension; empty with rank_known=false if unknown
+  Shape shape;  // -1 for an unknown dimension; empty with rank_known=false if unknown
   bool rank_known = true;
-  Tensor constant;      // non-empty for initializers and folded constants
-  int producer = -1;    // node index, -1 for graph inputs and constants
+  Tensor constant;             // non-empty for initializers and folded constants
+  int producer = -1;           // node index, -1 for graph inputs and constants
   std::vector<int> consumers;  // node indices (a node appears once per use)
 
   bool is_constant() const { return !constant.empty(); }
