@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "net/client.h"
+#include "net/model_hash.h"
 #include "onnx/onnx_io.h"
 #include "oracle_util.h"
 #include "runtime/offload_config.h"
@@ -20,8 +21,8 @@ namespace {
 
 TEST(ModelNameTest, IsSha256PrefixOfBytes) {
   // FIPS 180-2 test vector: SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223...
-  EXPECT_EQ(net::ModelNameForBytes("abc"), "sha256-ba7816bf8f01cfea");
-  EXPECT_EQ(net::ModelNameForBytes(""), "sha256-e3b0c44298fc1c14");
+  EXPECT_EQ(net::ContentModelName("abc"), "sha256-ba7816bf8f01cfea");
+  EXPECT_EQ(net::ContentModelName(""), "sha256-e3b0c44298fc1c14");
 }
 
 TEST(EndpointTest, ParsesSchemesAndRejectsGarbage) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "net/client.h"
+#include "net/model_hash.h"
 #include "offload_util.h"
 #include "onnx/onnx_io.h"
 #include "oracle_util.h"
@@ -147,7 +148,7 @@ TEST_F(OffloadE2eTest, UploadsTheModelOnlyWhenTheServerLacksIt) {
   o.address = server_->grpc_address();
   auto client = net::EdgeClient::Connect(o);
   ASSERT_TRUE(client.ok());
-  const std::string name = net::ModelNameForBytes(*unique);
+  const std::string name = net::ContentModelName(*unique);
   auto before = (*client)->ModelReady(name);
   ASSERT_TRUE(before.ok()) << before.status().ToString();
   EXPECT_FALSE(*before);

@@ -1,7 +1,6 @@
 #include "net/client.h"
 
 #include <grpcpp/grpcpp.h>
-#include <openssl/sha.h>
 
 #include <chrono>
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include "core/npy.h"
 #include "inference.grpc.pb.h"
 #include "net/codec.h"
+#include "net/model_hash.h"
 
 namespace edgeinfer::net {
 
@@ -68,18 +68,6 @@ Status ParseEndpoint(const std::string& endpoint, EdgeClientOptions* options) {
   }
   options->address = rest;
   return Status::Ok();
-}
-
-std::string ModelNameForBytes(const std::string& bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  std::string name = "sha256-";
-  char hex[3];
-  for (int i = 0; i < 8; ++i) {  // 8 bytes = 16 hex digits
-    std::snprintf(hex, sizeof hex, "%02x", digest[i]);
-    name += hex;
-  }
-  return name;
 }
 
 struct EdgeClient::Impl {
@@ -179,7 +167,7 @@ Status EdgeClient::LoadModel(const std::string& name, const std::string& bytes) 
 }
 
 Result<std::string> EdgeClient::EnsureModel(const std::string& bytes) {
-  std::string name = ModelNameForBytes(bytes);
+  std::string name = ContentModelName(bytes);
   EI_ASSIGN_OR_RETURN(bool ready, ModelReady(name));
   if (!ready) EI_RETURN_IF_ERROR(LoadModel(name, bytes));
   return name;

@@ -29,9 +29,6 @@ struct EdgeClientOptions {
 // address uses TLS iff tls_ca_file is set). Errors name the endpoint.
 Status ParseEndpoint(const std::string& endpoint, EdgeClientOptions* options);
 
-// The repository name of a model: "sha256-" + the first 16 hex digits of SHA-256(bytes).
-std::string ModelNameForBytes(const std::string& bytes);
-
 // What one inference cost, as seen by the client and as reported by the server.
 struct InferTiming {
   double round_trip_ms = 0.0;      // from before serialising the request to the decoded reply
@@ -59,7 +56,7 @@ class EdgeClient {
   // Uploads `bytes` as model `name` (RepositoryModelLoad, parameter "file:1/model.onnx").
   Status LoadModel(const std::string& name, const std::string& bytes);
   // Makes sure the server holds the model in `bytes`, uploading it only when ModelReady says it
-  // does not; returns its repository name (ModelNameForBytes).
+  // does not; returns its repository name (ContentModelName in net/model_hash.h).
   Result<std::string> EnsureModel(const std::string& bytes);
 
   // Runs `model` on `inputs` (raw little-endian bytes, one copy into the request) and returns

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "net/client.h"
+#include "net/model_hash.h"
 #include "runtime/local_session.h"
 #include "runtime/session_inputs.h"
 #include "runtime/split_plan.h"
@@ -170,7 +171,7 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
   if (!plan.remote_outputs.empty()) {
     EI_ASSIGN_OR_RETURN(model_name, client->EnsureModel(model_bytes));
   } else {
-    model_name = net::ModelNameForBytes(model_bytes);
+    model_name = net::ContentModelName(model_bytes);
   }
   return std::unique_ptr<Session>(new OffloadSession(std::move(client), std::move(model_name),
                                                      graph, std::move(prefix), std::move(plan),

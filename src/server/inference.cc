@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "server/model_hash.h"
+#include "net/model_hash.h"
 
 namespace edgeinfer::server {
 
@@ -41,8 +41,8 @@ Status UploadModel(const ServerState& state, const std::string& name, const std:
     return Status(StatusCode::kPermissionDenied,
                   "model upload is disabled on this server (start it with --allow-upload)");
   }
-  if (IsContentModelName(name) && state.repository->Find(name, version).ok() &&
-      ContentModelName(bytes) == name) {
+  if (net::IsContentModelName(name) && state.repository->Find(name, version).ok() &&
+      net::ContentModelName(bytes) == name) {
     return Status::Ok();
   }
   Status loaded = Status::Internal("load did not run");

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <system_error>
 
-#include "server/model_hash.h"
+#include "net/model_hash.h"
 
 namespace edgeinfer::server {
 
@@ -130,9 +130,9 @@ Status ModelRepository::LoadFromBytes(const std::string& name, const std::string
                                      " bytes, over the limit of " +
                                      std::to_string(options_.max_model_bytes));
   }
-  if (IsContentModelName(name) && ContentModelName(bytes) != name) {
+  if (net::IsContentModelName(name) && net::ContentModelName(bytes) != name) {
     return Status::InvalidArgument("model name '" + name + "' does not match its contents (" +
-                                   ContentModelName(bytes) + ")");
+                                   net::ContentModelName(bytes) + ")");
   }
   EI_ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model,
                       ServedModel::Create(name, version, bytes, "", options_.model));

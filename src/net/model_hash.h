@@ -1,14 +1,15 @@
-// Content identity of uploaded models: SHA-256 and the "sha256-<16 hex>" model-name convention.
+// Content identity of uploaded models (shared by the device client and the edge server): SHA-256
+// and the "sha256-<16 hex>" model-name convention.
 //
 // A device client names a model it uploads by the hash of its bytes, so that it can ask
 // ModelReady before sending anything and never sends the same model twice (docs/protocol.md).
-#ifndef EDGEINFER_SERVER_MODEL_HASH_H_
-#define EDGEINFER_SERVER_MODEL_HASH_H_
+#ifndef EDGEINFER_NET_MODEL_HASH_H_
+#define EDGEINFER_NET_MODEL_HASH_H_
 
 #include <string>
 #include <string_view>
 
-namespace edgeinfer::server {
+namespace edgeinfer::net {
 
 // Lower-case hex SHA-256 (FIPS 180-4) of `bytes`: 64 characters.
 std::string Sha256Hex(std::string_view bytes);
@@ -19,6 +20,6 @@ std::string ContentModelName(std::string_view bytes);
 // True when `name` has the form of a content model name (it may still name other bytes).
 bool IsContentModelName(std::string_view name);
 
-}  // namespace edgeinfer::server
+}  // namespace edgeinfer::net
 
-#endif  // EDGEINFER_SERVER_MODEL_HASH_H_
+#endif  // EDGEINFER_NET_MODEL_HASH_H_

@@ -1,9 +1,9 @@
-#include "server/model_hash.h"
+#include "net/model_hash.h"
 
 #include <array>
 #include <cstdint>
 
-namespace edgeinfer::server {
+namespace edgeinfer::net {
 
 namespace {
 
@@ -96,4 +96,4 @@ bool IsContentModelName(std::string_view name) {
   return true;
 }
 
-}  // namespace edgeinfer::server
+}  // namespace edgeinfer::net
