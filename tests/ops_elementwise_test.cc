@@ -9,44 +9,15 @@
 #include "core/half.h"
 #include "edgeinfer/tensor.h"
 #include "ops/op_registry.h"
+#include "ops_test_util.h"
 
 namespace edgeinfer {
 namespace {
-
-Node MakeNode(OpKind op, size_t n_in, size_t n_out = 1, Attributes attrs = {}) {
-  Node node;
-  node.op = op;
-  node.name = "node_under_test";
-  node.attrs = std::move(attrs);
-  for (size_t i = 0; i < n_in; ++i) node.inputs.push_back(static_cast<ValueId>(i));
-  for (size_t i = 0; i < n_out; ++i) node.outputs.push_back(static_cast<ValueId>(n_in + i));
-  return node;
-}
-
-Status RunOp(const Node& node, int64_t opset, const std::vector<Tensor>& inputs,
-             std::vector<Tensor>* outputs) {
-  const OpSchema* schema = FindSchema(node.op);
-  if (schema == nullptr) return Status::NotFound(std::string("no schema for ") + OpName(node.op));
-  return schema->reference(node, opset, inputs, outputs);
-}
-
-// Runs a single-output op and returns its output; fails the test on error.
-Tensor Run1(const Node& node, int64_t opset, const std::vector<Tensor>& inputs) {
-  std::vector<Tensor> out;
-  Status s = RunOp(node, opset, inputs, &out);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return out.empty() ? Tensor() : out[0];
-}
 
 Status Infer(const Node& node, int64_t opset, const std::vector<ValueInfo>& infos,
              std::vector<ValueInfo>* outputs) {
   ShapeContext ctx{&node, infos, std::vector<const Tensor*>(infos.size(), nullptr), opset};
   return FindSchema(node.op)->infer_shape(ctx, outputs);
-}
-
-template <typename T>
-std::vector<T> Values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
 }
 
 std::vector<bool> Bools(const Tensor& t) {
@@ -55,7 +26,6 @@ std::vector<bool> Bools(const Tensor& t) {
   return v;
 }
 
-Tensor F(std::vector<float> v, Shape s) { return Tensor::FromVector<float>(v, std::move(s)); }
 Tensor I64(std::vector<int64_t> v, Shape s) { return Tensor::FromVector<int64_t>(v, std::move(s)); }
 
 // Float results of transcendental functions: 1e-6 relative covers float rounding of libm

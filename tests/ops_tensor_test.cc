@@ -8,36 +8,13 @@
 
 #include "edgeinfer/tensor.h"
 #include "ops/op_registry.h"
+#include "ops_test_util.h"
 
 namespace edgeinfer {
 namespace {
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
-
-Node MakeNode(OpKind op, size_t n_in, size_t n_out = 1, Attributes attrs = {}) {
-  Node node;
-  node.op = op;
-  node.name = "node_under_test";
-  node.attrs = std::move(attrs);
-  for (size_t i = 0; i < n_in; ++i) node.inputs.push_back(static_cast<ValueId>(i));
-  for (size_t i = 0; i < n_out; ++i) node.outputs.push_back(static_cast<ValueId>(n_in + i));
-  return node;
-}
-
-Status RunOp(const Node& node, int64_t opset, const std::vector<Tensor>& inputs,
-             std::vector<Tensor>* outputs) {
-  const OpSchema* schema = FindSchema(node.op);
-  if (schema == nullptr) return Status::NotFound(std::string("no schema for ") + OpName(node.op));
-  return schema->reference(node, opset, inputs, outputs);
-}
-
-Tensor Run1(const Node& node, int64_t opset, const std::vector<Tensor>& inputs) {
-  std::vector<Tensor> out;
-  Status s = RunOp(node, opset, inputs, &out);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return out.empty() ? Tensor() : out[0];
-}
 
 // Shape inference with the given inputs as constants (their infos come from the tensors);
 // `unknown` marks inputs whose value is not constant.
@@ -52,12 +29,6 @@ Status InferConst(const Node& node, int64_t opset, const std::vector<Tensor>& in
   return FindSchema(node.op)->infer_shape(ctx, outputs);
 }
 
-template <typename T>
-std::vector<T> Values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
-}
-
-Tensor F(std::vector<float> v, Shape s) { return Tensor::FromVector<float>(v, std::move(s)); }
 Tensor I64(std::vector<int64_t> v) {
   const auto n = static_cast<int64_t>(v.size());
   return Tensor::FromVector<int64_t>(v, {n});
