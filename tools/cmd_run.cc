@@ -11,11 +11,13 @@
 
 #include "args.h"
 #include "commands.h"
+#include "core/cpu_quota.h"
 #include "core/npy.h"
 #include "core/parallel.h"
 #include "edgeinfer/session.h"
 #include "inputs.h"
 #include "net/memory_policy.h"
+#include "planner/units.h"
 #include "report.h"
 
 namespace edgeinfer::tools {
@@ -40,12 +42,24 @@ void PrintHelp() {
       "  --json                 print one JSON object on stdout instead of text\n"
       "  --edge HOST:PORT       edge server (grpc://HOST:PORT or grpcs://HOST:PORT also accepted;\n"
       "                         default: $EDGEINFER_ACCELERATOR)\n"
-      "  --mode MODE            local, remote (whole model on the server; default with --edge)\n"
-      "                         or split:CUT (CUT: comma-separated tensor names the device\n"
-      "                         computes, or N: the first N nodes run on the device)\n"
+      "  --mode MODE            local, remote (whole model on the server; default with --edge),\n"
+      "                         split:CUT (CUT: comma-separated tensor names the device\n"
+      "                         computes, or N: the first N nodes run on the device), auto (the\n"
+      "                         cut is chosen per run from profiles, bandwidth, RTT and the\n"
+      "                         server's load) or auto-noload (the same, ignoring the load)\n"
       "  --token T              bearer token for the server (default: $EDGEINFER_TOKEN)\n"
       "  --tls-ca FILE          use TLS, trusting the CA in FILE (default: $EDGEINFER_TLS_CA)\n"
-      "  --timeout-ms N         deadline of each server call (default 30000)\n\n"
+      "  --timeout-ms N         deadline of each server call (default 30000)\n"
+      "  --cpu-quota CORES      hold this process to CORES CPUs (e.g. 0.25) with a cgroup CPU\n"
+      "                         quota before anything else, to emulate a weak device; needs\n"
+      "                         root and a writable cgroup cpu controller, else it fails naming\n"
+      "                         why\n"
+      "  --cpu-quota-optional   with --cpu-quota: warn and run unlimited when the quota cannot\n"
+      "                         be set\n\n"
+      "In auto modes each run reports the chosen cut (local, remote or split:N, N nodes on the\n"
+      "device) and its predicted latency; --json adds \"cut\", \"predicted_ms\" (of the last run)\n"
+      "and \"runs\", one entry per timed run with its cut, prediction, measured total and the\n"
+      "estimates it was decided with.\n\n"
       "Offloaded runs also report the median latency breakdown: device compute, upload, server\n"
       "queue, server compute, download. Upload and download are the round trip minus the\n"
       "server-reported queue and compute time, split in proportion to bytes sent and received.\n\n"
@@ -90,10 +104,10 @@ const std::vector<Breakdown> kBreakdown = {
 }  // namespace
 
 int RunCommand(int argc, char** argv) {
-  Args args(
-      {"--input", "--input-dir", "--seed", "--threads", "--repeat", "--save-outputs",
-       "--save-inputs", "--backend", "--edge", "--mode", "--token", "--tls-ca", "--timeout-ms"},
-      {"--json", "--help", "-h"});
+  Args args({"--input", "--input-dir", "--seed", "--threads", "--repeat", "--save-outputs",
+             "--save-inputs", "--backend", "--edge", "--mode", "--token", "--tls-ca",
+             "--timeout-ms", "--cpu-quota"},
+            {"--json", "--help", "-h", "--cpu-quota-optional"});
   if (!args.Parse(argc, argv)) {
     std::fprintf(stderr, "edgeinfer run: %s (see --help)\n", args.error().c_str());
     return 2;
@@ -119,6 +133,26 @@ int RunCommand(int argc, char** argv) {
   }
   const std::string model = args.positionals()[0];
   const bool json = args.Has("--json");
+  if (args.Has("--cpu-quota")) {
+    // Before the session exists, so that every thread it starts inherits the quota.
+    auto cores = planner::ParseNumber(args.Get("--cpu-quota"), "--cpu-quota");
+    if (!cores.ok()) {
+      std::fprintf(stderr, "edgeinfer run: %s\n", cores.status().ToString().c_str());
+      return 2;
+    }
+    Status limited = LimitCpu(*cores);
+    if (!limited.ok()) {
+      if (!args.Has("--cpu-quota-optional")) {
+        std::fprintf(stderr, "edgeinfer run: --cpu-quota %s: %s\n", args.Get("--cpu-quota").c_str(),
+                     limited.ToString().c_str());
+        return 1;
+      }
+      std::fprintf(stderr,
+                   "edgeinfer run: warning: --cpu-quota %s not applied (%s); running "
+                   "unlimited\n",
+                   args.Get("--cpu-quota").c_str(), limited.ToString().c_str());
+    }
+  }
 
   SessionOptions options;
   options.threads = static_cast<int>(threads);
@@ -163,6 +197,8 @@ int RunCommand(int argc, char** argv) {
   std::vector<std::vector<double>> parts(kBreakdown.size());
   std::vector<NamedTensor> outputs = std::move(first).value();
   int64_t bytes_sent = 0, bytes_received = 0;
+  nlohmann::json runs = nlohmann::json::array();  // auto modes: each run's decision
+  RunStats last;
   for (long long r = 0; r < repeat; ++r) {
     RunStats stats;
     auto s = std::chrono::steady_clock::now();
@@ -172,6 +208,17 @@ int RunCommand(int argc, char** argv) {
     for (size_t k = 0; k < kBreakdown.size(); ++k) parts[k].push_back(stats.*kBreakdown[k].field);
     bytes_sent = stats.bytes_sent;
     bytes_received = stats.bytes_received;
+    if (!stats.cut.empty()) {
+      runs.push_back({{"cut", stats.cut},
+                      {"predicted_ms", stats.predicted_ms},
+                      {"total_ms", stats.total_ms},
+                      {"compressed", stats.compressed},
+                      {"bandwidth_mbit", stats.bandwidth_mbit},
+                      {"rtt_ms", stats.rtt_ms},
+                      {"load_factor_estimate", stats.load_factor_estimate},
+                      {"queue_ms_estimate", stats.queue_ms_estimate}});
+    }
+    last = stats;
     if (!out.ok()) {
       std::fprintf(stderr, "edgeinfer run: %s\n", out.status().ToString().c_str());
       return 1;
@@ -201,6 +248,11 @@ int RunCommand(int argc, char** argv) {
   for (size_t k = 0; k < kBreakdown.size(); ++k) report[kBreakdown[k].key] = Median(parts[k]);
   report["bytes_sent"] = bytes_sent;
   report["bytes_received"] = bytes_received;
+  if (!runs.empty()) {
+    report["cut"] = last.cut;
+    report["predicted_ms"] = last.predicted_ms;
+    report["runs"] = runs;
+  }
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   report["peak_rss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB
@@ -223,6 +275,17 @@ int RunCommand(int argc, char** argv) {
     }
     std::printf("\n  (%lld bytes sent, %lld received per run)\n",
                 static_cast<long long>(bytes_sent), static_cast<long long>(bytes_received));
+  }
+  if (!runs.empty()) {
+    std::printf("cuts (predicted / measured):");
+    for (const auto& run : runs) {
+      std::printf("  %s %.1f/%.1f ms", run["cut"].get<std::string>().c_str(),
+                  run["predicted_ms"].get<double>(), run["total_ms"].get<double>());
+    }
+    std::printf(
+        "\n  (estimates at the last run: %.1f Mbit/s, RTT %.2f ms, load factor %.2f, "
+        "queue %.1f ms)\n",
+        last.bandwidth_mbit, last.rtt_ms, last.load_factor_estimate, last.queue_ms_estimate);
   }
   return 0;
 }

@@ -19,6 +19,8 @@ const Subcommand kSubcommands[] = {
     {"profile", edgeinfer::tools::ProfileCommand, "per-node latency table of an ONNX model"},
     {"zoo", edgeinfer::tools::ZooCommand, "write a standard architecture as an ONNX file"},
     {"serve", edgeinfer::tools::ServeCommand, "edge server: KServe v2 / Triton gRPC and HTTP"},
+    {"plan", edgeinfer::tools::PlanCommand, "predicted latency of every split cut; the choice"},
+    {"linkem", edgeinfer::tools::LinkemCommand, "TCP relay emulating a link: rate, delay, trace"},
 };
 
 void PrintUsage(FILE* out) {

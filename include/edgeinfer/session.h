@@ -9,7 +9,8 @@
 //   EDGEINFER_ACCELERATOR  grpc://HOST:PORT (plain) or grpcs://HOST:PORT (TLS)
 //   EDGEINFER_TOKEN        bearer token sent with every call
 //   EDGEINFER_TLS_CA       PEM file of the CA that signed the server's certificate
-//   EDGEINFER_MODE         local | remote | split:CUT (default remote when an accelerator is set)
+//   EDGEINFER_MODE         local | remote | split:CUT | auto | auto-noload (default remote when an
+//                          accelerator is set)
 // so an unchanged program runs on the edge. The model is uploaded to the server only when the
 // server does not already hold it (it is named by the SHA-256 of its bytes).
 #ifndef EDGEINFER_SESSION_H_
@@ -37,8 +38,12 @@ struct SessionOptions {
   std::string tls_ca_file;  // PEM CA bundle for TLS; empty: EDGEINFER_TLS_CA
   // "local" (all on this device), "remote" (whole model on the server) or "split:CUT", where CUT
   // is comma-separated tensor names (the device computes them, the server the rest) or a node
-  // index N (the first N nodes in topological order run on the device). Empty: EDGEINFER_MODE,
-  // else "remote" when an accelerator is set, else "local".
+  // index N (the first N nodes in topological order run on the device). "auto" chooses the cut
+  // for every request from the device's and the server's per-node profiles and the measured
+  // bandwidth, RTT, server load factor and queue time (LoADPart; docs/planner.md); it needs
+  // static model input shapes and profiles the device at open (cached on disk).
+  // "auto-noload" does the same but ignores the server's load (Neurosurgeon). Empty:
+  // EDGEINFER_MODE, else "remote" when an accelerator is set, else "local".
   std::string mode;
   // Deadline of every call to the server (connecting, upload, inference), in milliseconds.
   int timeout_ms = 30000;
@@ -57,6 +62,16 @@ struct RunStats {
   int64_t bytes_sent = 0;           // serialized request size
   int64_t bytes_received = 0;       // serialized reply size
   double server_load_factor = 0.0;  // server-reported load factor (0: not reported)
+  // Auto modes only: the cut this run took ("local", "remote" or "split:N", N nodes on the
+  // device), its predicted total, whether the upload was compressed, and the estimates the
+  // decision used (bandwidth in Mbit/s, RTT, server load factor k and queue time q).
+  std::string cut;
+  double predicted_ms = 0.0;
+  bool compressed = false;
+  double bandwidth_mbit = 0.0;
+  double rtt_ms = 0.0;
+  double load_factor_estimate = 0.0;
+  double queue_ms_estimate = 0.0;
 };
 
 // Name, dtype and shape (-1 for a dynamic dim) of a model input or output.
@@ -104,7 +119,7 @@ class Session {
   virtual Result<std::vector<NamedTensor>> RunWithStats(const std::vector<NamedTensor>& inputs,
                                                         RunStats* stats);
 
-  // The resolved execution mode: "local", "remote" or "split:CUT".
+  // The resolved execution mode: "local", "remote", "split:CUT", "auto" or "auto-noload".
   virtual std::string mode() const { return "local"; }
 
   // Runs `repeat` times and reports per-step median latency, in execution order.

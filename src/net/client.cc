@@ -5,11 +5,13 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "core/npy.h"
 #include "inference.grpc.pb.h"
 #include "net/codec.h"
 #include "net/model_hash.h"
+#include "net/transfer_codec.h"
 
 namespace edgeinfer::net {
 
@@ -173,11 +175,54 @@ Result<std::string> EdgeClient::EnsureModel(const std::string& bytes) {
   return name;
 }
 
+Result<std::vector<NodeProfile>> EdgeClient::ServerProfile(const std::string& model) {
+  grpc::ClientContext context;
+  impl_->Prepare(options_, &context);
+  inference::ModelConfigRequest request;
+  request.set_name(model);
+  inference::ModelConfigResponse response;
+  EI_RETURN_IF_ERROR(Impl::Convert(impl_->stub->ModelConfig(&context, request, &response), options_,
+                                   "ModelConfig"));
+  const auto& params = response.config().parameters();
+  auto it = params.find("edgeinfer_node_profile");
+  if (it == params.end()) {
+    return Status::NotFound("edge server " + options_.address + " reports no node profile for " +
+                            "model '" + model + "' (dynamic input shapes, or not an edgeinfer " +
+                            "server)");
+  }
+  const std::string where =
+      "edge server " + options_.address + ": node profile of model '" + model + "'";
+  nlohmann::json json = nlohmann::json::parse(it->second.string_value(), nullptr, false);
+  if (json.is_discarded() || !json.is_array()) {
+    return Status::DataLoss(where + " is not a JSON array");
+  }
+  std::vector<NodeProfile> profile;
+  for (const nlohmann::json& step : json) {
+    if (!step.is_object() || !step.contains("name") || !step["name"].is_string() ||
+        !step.contains("ms") || !step["ms"].is_number()) {
+      return Status::DataLoss(where + ": an entry lacks a string 'name' or a number 'ms'");
+    }
+    NodeProfile p;
+    p.name = step["name"].get<std::string>();
+    if (step.contains("op") && step["op"].is_string()) p.op = step["op"].get<std::string>();
+    p.median_ms = step["ms"].get<double>();
+    profile.push_back(std::move(p));
+  }
+  return profile;
+}
+
 Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
                                                    const std::vector<NamedTensor>& inputs,
                                                    const std::vector<std::string>& output_names,
-                                                   InferTiming* timing) {
+                                                   InferTiming* timing,
+                                                   const TransferOptions& transfer) {
   const auto start = Clock::now();
+  EI_ASSIGN_OR_RETURN(const Codec codec, ParseCodec(transfer.compression));
+  EI_ASSIGN_OR_RETURN(const Quantization quantization, ParseQuantization(transfer.quantization));
+  const bool encode = codec != Codec::kNone || quantization != Quantization::kNone;
+  double compress_ms = 0.0;
+  int64_t raw_input_bytes = 0;
+  std::map<std::string, double> compression_ratio;
   inference::ModelInferRequest request;
   request.set_model_name(model);
   for (const NamedTensor& in : inputs) {
@@ -192,8 +237,24 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
     tensor->set_datatype(datatype);
     for (int64_t d : in.tensor.shape()) tensor->add_shape(d);
     std::string* raw = request.add_raw_input_contents();
-    raw->reserve(in.tensor.nbytes());
-    EncodeRawTensor(in.tensor, raw);
+    raw_input_bytes += static_cast<int64_t>(in.tensor.nbytes());
+    if (!encode) {
+      raw->reserve(in.tensor.nbytes());
+      EncodeRawTensor(in.tensor, raw);
+      continue;
+    }
+    const auto encode_start = Clock::now();
+    Result<TransferEncoding> encoding = EncodeTransferTensor(in.tensor, codec, quantization, raw);
+    if (!encoding.ok()) {
+      return Status(encoding.status().code(),
+                    "input '" + in.name + "': " + encoding.status().message());
+    }
+    WriteTransferParameters(*encoding, tensor->mutable_parameters());
+    compress_ms += MsSince(encode_start);
+    compression_ratio[in.name] =
+        in.tensor.nbytes() == 0 || !encoding->encoded()
+            ? 1.0
+            : static_cast<double>(raw->size()) / static_cast<double>(in.tensor.nbytes());
   }
   for (const std::string& name : output_names) request.add_outputs()->set_name(name);
 
@@ -242,8 +303,13 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
     timing->server_compute_ms =
         NumberParameter(response->parameters(), "edgeinfer_compute_us", 0) / 1e3;
     timing->load_factor = NumberParameter(response->parameters(), "edgeinfer_load_factor", 0);
+    timing->server_other_ms =
+        NumberParameter(response->parameters(), "edgeinfer_other_us", 0) / 1e3;
     timing->bytes_sent = static_cast<int64_t>(request.ByteSizeLong());
     timing->bytes_received = static_cast<int64_t>(response->ByteSizeLong());
+    timing->compress_ms = compress_ms;
+    timing->raw_input_bytes = raw_input_bytes;
+    timing->compression_ratio = std::move(compression_ratio);
   }
   return result;
 }

@@ -8,6 +8,7 @@
 #define EDGEINFER_NET_CLIENT_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,8 +36,22 @@ struct InferTiming {
   double server_queue_ms = 0.0;    // reply parameter "edgeinfer_queue_us"
   double server_compute_ms = 0.0;  // reply parameter "edgeinfer_compute_us"
   double load_factor = 0.0;        // reply parameter "edgeinfer_load_factor" (0 if absent)
+  double server_other_ms = 0.0;     // reply parameter "edgeinfer_other_us": server time outside
+                                   // queue and compute (decoding, compiling a new slice)
+  double compress_ms = 0.0;        // client time spent compressing / quantising the inputs
   int64_t bytes_sent = 0;          // serialized request
   int64_t bytes_received = 0;      // serialized reply
+  int64_t raw_input_bytes = 0;     // the inputs before compression / quantisation
+  // Per input, whenever TransferOptions ask for compression or quantisation: wire bytes / raw
+  // bytes (1.0 for an input sent as is because it did not shrink). The planner learns from it.
+  std::map<std::string, double> compression_ratio;
+};
+
+// How the inputs of one Infer travel. Compression is lossless; quantisation (float32 inputs
+// only) is lossy and off unless asked for. See docs/protocol.md for the wire parameters.
+struct TransferOptions {
+  std::string compression;   // "" (raw), "lz4" or "zstd"
+  std::string quantization;  // "" (none), "fp16" or "int8"
 };
 
 class EdgeClient {
@@ -58,6 +73,11 @@ class EdgeClient {
   // Makes sure the server holds the model in `bytes`, uploading it only when ModelReady says it
   // does not; returns its repository name (ContentModelName in net/model_hash.h).
   Result<std::string> EnsureModel(const std::string& bytes);
+  // The server's load-time profile of `model` (ModelConfig parameter "edgeinfer_node_profile"):
+  // one entry per executed step in execution order, with name, op and median_ms. Errors:
+  // NotFound when the server reports none (a model with dynamic input shapes, or a server
+  // that is not edgeinfer), DataLoss when the parameter is malformed.
+  Result<std::vector<NodeProfile>> ServerProfile(const std::string& model);
 
   // Runs `model` on `inputs` (raw little-endian bytes, one copy into the request) and returns
   // the requested outputs in the order of `output_names` (all model outputs when it is empty,
@@ -67,7 +87,8 @@ class EdgeClient {
   Result<std::vector<NamedTensor>> Infer(const std::string& model,
                                          const std::vector<NamedTensor>& inputs,
                                          const std::vector<std::string>& output_names,
-                                         InferTiming* timing);
+                                         InferTiming* timing,
+                                         const TransferOptions& transfer = {});
 
  private:
   struct Impl;

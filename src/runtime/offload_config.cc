@@ -29,10 +29,15 @@ Result<OffloadConfig> ResolveOffloadConfig(const SessionOptions& options) {
   } else if (mode.rfind("split:", 0) == 0 && mode.size() > 6) {
     config.mode = OffloadConfig::Mode::kSplit;
     config.cut = mode.substr(6);
+  } else if (mode == "auto") {
+    config.mode = OffloadConfig::Mode::kAuto;
+  } else if (mode == "auto-noload") {
+    config.mode = OffloadConfig::Mode::kAutoNoLoad;
   } else {
     return Status::InvalidArgument("unknown session mode '" + mode +
-                                   "' (expected local, remote or split:CUT, where CUT is "
-                                   "comma-separated tensor names or a node index)");
+                                   "' (expected local, remote, split:CUT, where CUT is "
+                                   "comma-separated tensor names or a node index, auto or "
+                                   "auto-noload)");
   }
   if (accelerator.empty()) {
     return Status::InvalidArgument("session mode '" + mode +

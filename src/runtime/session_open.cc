@@ -5,6 +5,7 @@
 #include "core/npy.h"
 #include "edgeinfer/session.h"
 #include "onnx/onnx_io.h"
+#include "runtime/auto_session.h"
 #include "runtime/local_session.h"
 #include "runtime/offload_config.h"
 #include "runtime/offload_session.h"
@@ -27,6 +28,10 @@ Result<std::unique_ptr<Session>> Session::OpenFromBytes(const std::string& bytes
   EI_ASSIGN_OR_RETURN(Graph graph, ImportOnnx(bytes, import));
   if (config.mode == OffloadConfig::Mode::kLocal) {
     return MakeLocalSession(std::move(graph), options);
+  }
+  if (config.mode == OffloadConfig::Mode::kAuto ||
+      config.mode == OffloadConfig::Mode::kAutoNoLoad) {
+    return OpenAutoSession(std::move(graph), bytes, config, options);
   }
   return OpenOffloadSession(std::move(graph), bytes, config, options);
 }

@@ -1,9 +1,12 @@
 #include "server/grpc_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "net/codec.h"
+#include "net/transfer_codec.h"
 #include "server/auth.h"
 #include "server/typed_contents.h"
 
@@ -11,6 +14,7 @@ namespace edgeinfer::server {
 
 const char kServerName[] = "edgeinfer";
 const char kServerVersion[] = "0.1.0";
+const char kNodeProfileParameter[] = "edgeinfer_node_profile";
 
 const std::vector<std::string>& ServerExtensions() {
   static const std::vector<std::string> kExtensions = {
@@ -148,6 +152,7 @@ grpc::Status GrpcService::ModelMetadata(grpc::ServerContext* context,
 grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
                                      const inference::ModelInferRequest* request,
                                      inference::ModelInferResponse* response) {
+  const auto received = std::chrono::steady_clock::now();
   EI_GRPC_RETURN_IF_ERROR(Authorize(context));
   InferCall call;
   call.model = request->model_name();
@@ -165,6 +170,24 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
   for (int i = 0; i < request->inputs_size(); ++i) {
     const auto& in = request->inputs(i);
     Shape shape(in.shape().begin(), in.shape().end());
+    // Compressed / quantised inputs (net/transfer_codec.h) are decoded into fresh buffers; the
+    // time this takes is part of edgeinfer_other_us.
+    Result<net::TransferEncoding> encoding =
+        net::ReadTransferParameters(in.name(), in.parameters());
+    if (!encoding.ok()) return ToGrpc(encoding.status());
+    if (encoding->any() && !raw) {
+      return ToGrpc(Status::InvalidArgument("input '" + in.name() +
+                                            "': compressed or quantized data must be sent in "
+                                            "raw_input_contents"));
+    }
+    if (encoding->any()) {
+      Result<Tensor> decoded =
+          net::DecodeTransferTensor(in.name(), in.datatype(), shape, request->raw_input_contents(i),
+                                    *encoding, state_->max_tensor_bytes);
+      if (!decoded.ok()) return ToGrpc(decoded.status());
+      call.inputs.push_back({in.name(), std::move(decoded).value()});
+      continue;
+    }
     Result<Tensor> tensor =
         raw ? net::DecodeRawTensor(in.name(), in.datatype(), shape, request->raw_input_contents(i),
                                    owner, state_->max_tensor_bytes)
@@ -197,6 +220,13 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
   SetInt(params, "edgeinfer_compute_us", reply->compute_us);
   (*params)["edgeinfer_load_factor"].set_double_param(reply->load_factor);
   SetInt(params, "edgeinfer_queue_length", reply->queue_length);
+  // Everything the handler spent outside the queue and the slice's execution: decoding,
+  // compiling a slice on first use, encoding the reply.
+  const int64_t handler_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - received)
+                                 .count();
+  SetInt(params, "edgeinfer_other_us",
+         std::max<int64_t>(0, handler_us - reply->queue_us - reply->compute_us));
   return grpc::Status::OK;
 }
 
@@ -222,6 +252,13 @@ grpc::Status GrpcService::ModelConfig(grpc::ServerContext* context,
     out->set_name(info.name);
     out->set_data_type(ConfigDataType(info.dtype));
     for (int64_t d : info.shape) out->add_dims(d < 0 ? -1 : d);
+  }
+  if (!(*model)->node_profile().empty()) {
+    nlohmann::json profile = nlohmann::json::array();
+    for (const NodeProfile& step : (*model)->node_profile()) {
+      profile.push_back({{"name", step.name}, {"op", step.op}, {"ms", step.median_ms}});
+    }
+    (*config->mutable_parameters())[kNodeProfileParameter].set_string_value(profile.dump());
   }
   return grpc::Status::OK;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/codec.h"
+#include "net/transfer_codec.h"
 
 namespace edgeinfer::server {
 
@@ -191,8 +192,36 @@ Result<HttpInferRequest> ParseHttpInfer(const std::string& body, int64_t json_le
     if (params != in.end() && params->is_object() && params->contains("binary_data_size")) {
       size_param = &(*params)["binary_data_size"];
     }
+    // Compressed / quantised binary inputs: the same parameters as over gRPC.
+    net::TransferEncoding encoding;
+    if (params != in.end() && params->is_object()) {
+      for (const auto& [key, value] : params->items()) {
+        if (key.rfind("edgeinfer_", 0) != 0) continue;
+        net::TransferParamValue v;
+        if (value.is_string()) v.text = value.get<std::string>();
+        if (value.is_number_integer()) v.integer = value.get<int64_t>();
+        if (value.is_number()) v.number = value.get<double>();
+        EI_RETURN_IF_ERROR(net::ReadTransferParameter(name, key, v, &encoding));
+      }
+    }
+    if (encoding.any() && size_param == nullptr) {
+      return Status::InvalidArgument("input '" + name +
+                                     "': compressed or quantized data must be sent as binary "
+                                     "data (binary_data_size)");
+    }
     Result<Tensor> tensor = Status::Internal("unset");
-    if (size_param != nullptr) {
+    if (size_param != nullptr && encoding.any()) {
+      if (!size_param->is_number_integer() || size_param->get<int64_t>() < 0 ||
+          static_cast<uint64_t>(size_param->get<int64_t>()) > body.size() - offset) {
+        return Status::InvalidArgument("input '" + name +
+                                       "': binary_data_size must be an integer within the body");
+      }
+      const auto size = static_cast<size_t>(size_param->get<int64_t>());
+      tensor = net::DecodeTransferTensor(name, datatype, shape,
+                                         std::string_view(body).substr(offset, size), encoding,
+                                         max_tensor_bytes);
+      offset += size;
+    } else if (size_param != nullptr) {
       if (!size_param->is_number_unsigned() && !size_param->is_number_integer()) {
         return Status::InvalidArgument("input '" + name + "': binary_data_size must be an integer");
       }
@@ -239,7 +268,8 @@ Result<HttpInferBody> BuildHttpInfer(const std::string& model, const HttpInferRe
   j["parameters"] = {{"edgeinfer_queue_us", reply.queue_us},
                      {"edgeinfer_compute_us", reply.compute_us},
                      {"edgeinfer_load_factor", reply.load_factor},
-                     {"edgeinfer_queue_length", reply.queue_length}};
+                     {"edgeinfer_queue_length", reply.queue_length},
+                     {"edgeinfer_other_us", reply.other_us}};
   j["outputs"] = json::array();
   std::string binary;
   bool any_binary = false;

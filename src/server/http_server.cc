@@ -12,6 +12,8 @@
 #endif
 #include <httplib.h>
 
+#include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -152,6 +154,7 @@ struct HttpFrontEnd::Impl {
   }
 
   void Infer(const httplib::Request& req, httplib::Response& res) const {
+    const auto received = std::chrono::steady_clock::now();
     int64_t json_length = -1;
     if (req.has_header("Inference-Header-Content-Length")) {
       const std::string v = req.get_header_value("Inference-Header-Content-Length");
@@ -169,6 +172,10 @@ struct HttpFrontEnd::Impl {
     parsed->call.version = req.matches[3];
     Result<InferReply> reply = RunInference(*state, parsed->call);
     if (!reply.ok()) return SendError(res, reply.status());
+    const int64_t handler_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - received)
+                                   .count();
+    reply->other_us = std::max<int64_t>(0, handler_us - reply->queue_us - reply->compute_us);
     Result<HttpInferBody> body = BuildHttpInfer(parsed->call.model, *parsed, *reply);
     if (!body.ok()) return SendError(res, body.status());
     if (body->json_length >= 0) {

@@ -31,6 +31,10 @@ struct InferReply {
   int64_t compute_us = 0;
   double load_factor = 1.0;
   int64_t queue_length = 0;
+  // Time of the request on the server outside queue and compute (decoding the request,
+  // compiling a slice the first time it is asked for, encoding the reply); the front end sets
+  // it, since only it sees the whole request.
+  int64_t other_us = 0;
 };
 
 // Everything a front end needs; owned by EdgeServer, outliving both front ends.

@@ -119,6 +119,14 @@ Status ServedModel::ProfileAtLoad() {
     const double median = ms[ms.size() / 2];
     profiled_ms_ += median;
     const std::vector<int>& nodes = runs[0][s].nodes;
+    NodeProfile step;
+    for (int n : nodes) {
+      const Node& node = g.nodes()[static_cast<size_t>(n)];
+      step.name += (step.name.empty() ? "" : "+") + node.name;
+      step.op += (step.op.empty() ? "" : "+") + std::string(OpName(node.op));
+    }
+    step.median_ms = median;
+    if (!nodes.empty()) node_profile_.push_back(std::move(step));
     // A fused step's time is shared evenly by its nodes: slices cut between fused nodes are
     // rare, and an even share keeps the sum over a whole model exact.
     for (int n : nodes) {

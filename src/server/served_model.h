@@ -54,6 +54,10 @@ class ServedModel {
   size_t model_bytes() const { return model_bytes_; }
   // Total profiled milliseconds of the whole model at load; 0 when not profiled.
   double profiled_ms() const { return profiled_ms_; }
+  // The load-time profile, one entry per executed step in execution order (fused steps are
+  // '+'-joined, as Session::Profile names them; name, op and median_ms are set). Empty when
+  // the model was not profiled (dynamic input shapes). Clients plan cuts from it.
+  const std::vector<NodeProfile>& node_profile() const { return node_profile_; }
 
   // The dtype of tensor `name` anywhere in the graph; kUndefined when not known, NotFound when
   // there is no such tensor.
@@ -96,6 +100,7 @@ class ServedModel {
     int64_t numel = 0;
   };
   std::map<std::string, NodeCost> node_costs_;
+  std::vector<NodeProfile> node_profile_;
 
   mutable std::mutex mu_;
   mutable std::map<std::string, std::shared_ptr<const Slice>> slices_;  // guarded by mu_

@@ -1,0 +1,95 @@
+// Estimators that turn timed transfers and server replies into planner Conditions.
+//
+// Both smooth with an exponentially weighted moving average (weight `alpha` on the newest
+// sample) and know how old their newest sample is, so the caller can probe actively when an
+// estimate is stale. Thread safe: samples and reads may come from concurrent requests.
+//
+// Each raw sample first passes a median of the last three samples (SmoothedValue), so one
+// outlier (a GC pause, a retransmission) never reaches the average; the first sample sets the
+// estimate directly. Times are in milliseconds on any monotonic clock the caller chooses.
+#ifndef EDGEINFER_PLANNER_ESTIMATORS_H_
+#define EDGEINFER_PLANNER_ESTIMATORS_H_
+
+#include <cstdint>
+#include <mutex>
+
+namespace edgeinfer::planner {
+
+struct EstimatorOptions {
+  double alpha = 0.3;            // EWMA weight of the newest sample
+  double stale_after_ms = 2000;  // an estimate older than this asks for a probe
+};
+
+// EWMA over the median of the last kWindow raw samples. Not synchronised (the estimators
+// guard it).
+class SmoothedValue {
+ public:
+  static constexpr int kWindow = 3;
+
+  void Add(double sample, double alpha);
+  bool has_value() const { return count_ > 0; }
+  double value() const { return value_; }
+
+ private:
+  double window_[kWindow] = {};
+  int count_ = 0;  // samples seen, saturating at kWindow
+  int next_ = 0;   // ring position of the next sample
+  double value_ = 0.0;
+};
+
+// Link bandwidth and round-trip time.
+class LinkEstimator {
+ public:
+  explicit LinkEstimator(EstimatorOptions options = {});
+
+  // A round trip that carried (almost) no payload, e.g. ServerLive: an RTT sample.
+  void AddRtt(double ms, double now_ms);
+  // A transfer of `bytes` (both directions) that took `ms` on the wire, i.e. the client's
+  // round trip minus the server's own queue and compute time. The RTT estimate is subtracted
+  // before the bandwidth sample is taken; transfers too small to say anything are ignored:
+  // under kMinTransferBytes, or less than kMinWireMs left after the RTT.
+  void AddTransfer(int64_t bytes, double ms, double now_ms);
+
+  static constexpr int64_t kMinTransferBytes = 16 * 1024;
+  static constexpr double kMinWireMs = 0.1;
+
+  double bandwidth_mbit() const;  // <= 0 until the first usable sample
+  double rtt_ms() const;
+  // No RTT or bandwidth sample yet, or the newest bandwidth sample is older than
+  // stale_after_ms (an RTT sample alone does not refresh the bandwidth).
+  bool Stale(double now_ms) const;
+  int samples() const;  // bandwidth samples accepted
+
+ private:
+  const EstimatorOptions options_;
+  mutable std::mutex mu_;
+  SmoothedValue bandwidth_mbit_;  // guarded by mu_
+  SmoothedValue rtt_ms_;          // guarded by mu_
+  int samples_ = 0;               // guarded by mu_
+  double last_ms_ = -1.0;         // newest bandwidth sample; guarded by mu_
+};
+
+// The server's load factor k and queue time q.
+class LoadEstimator {
+ public:
+  explicit LoadEstimator(EstimatorOptions options = {});
+
+  // From one reply: the server's reported load factor (<= 0: not reported; then the reply only
+  // updates q) and queue ms (negative counts as 0).
+  void AddReply(double load_factor, double queue_ms, double now_ms);
+
+  double load_factor() const;       // 1 until the first sample
+  double queue_ms() const;          // 0 until the first sample
+  bool Stale(double now_ms) const;  // no reply yet, or the newest is older than stale_after_ms
+
+ private:
+  const EstimatorOptions options_;
+  mutable std::mutex mu_;
+  SmoothedValue load_factor_;  // guarded by mu_
+  SmoothedValue queue_ms_;     // guarded by mu_
+  double last_ms_ = -1.0;      // newest reply; guarded by mu_
+};
+
+}  // namespace edgeinfer::planner
+
+#endif  // EDGEINFER_PLANNER_ESTIMATORS_H_

@@ -1,0 +1,475 @@
+#include "runtime/auto_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <list>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "ir/passes.h"
+#include "net/client.h"
+#include "planner/cost_table.h"
+#include "planner/estimators.h"
+#include "planner/planner.h"
+#include "runtime/device_profile.h"
+#include "runtime/local_session.h"
+#include "runtime/session_inputs.h"
+#include "runtime/split_plan.h"
+
+namespace edgeinfer {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Compiled device prefixes kept (oldest dropped first): a decision moves between a few cuts,
+// and each prefix holds its own executable.
+constexpr size_t kMaxParts = 8;
+// Timed ServerLive round trips at open (after one that connects).
+constexpr int kRttProbes = 5;
+// The probe slice uploads at least this much, so that its transfer is a bandwidth sample
+// (LinkEstimator ignores transfers under 16 KiB).
+constexpr int64_t kProbeMinBytes = 64 * 1024;
+// A server suffix profiled at under this many milliseconds times too coarsely (microsecond
+// timers, fused steps shared evenly) for its load factor to mean anything; only its queue time
+// is used.
+constexpr double kMinLoadFactorMs = 0.5;
+// Deadline of background probes: a probe never holds the destructor longer than this.
+constexpr int kProbeTimeoutMs = 5000;
+// Lossless codec tried for uploads. Its ratio per tensor and its speed are learnt from the
+// first compressed upload of each cut.
+constexpr char kCodec[] = "lz4";
+// EWMA weight of a new compression sample.
+constexpr double kCompressionAlpha = 0.5;
+// Whole-model device runs at open that calibrate the device speed factor.
+constexpr int kCalibrationRuns = 3;
+// EWMA weight of a new device speed sample, and the smallest profiled prefix (ms) that gives
+// one (shorter prefixes are dominated by timer and scheduling noise).
+constexpr double kSpeedAlpha = 0.3;
+constexpr double kMinSpeedSampleMs = 1.0;
+
+double MsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// One cut as it runs: which tensors the device computes and sends, and the compiled prefix.
+struct Part {
+  int prefix = 0;
+  SplitPlan plan;
+  std::unique_ptr<Session> device;  // null when the device computes nothing (remote)
+};
+
+class AutoSession final : public Session {
+ public:
+  AutoSession(Graph specialised, std::unique_ptr<Session> full,
+              std::unique_ptr<net::EdgeClient> client, std::unique_ptr<net::EdgeClient> prober,
+              std::string model_name, planner::CostTable table, planner::Policy policy,
+              SessionOptions options)
+      : graph_(std::move(specialised)),
+        full_(std::move(full)),
+        client_(std::move(client)),
+        prober_(std::move(prober)),
+        model_name_(std::move(model_name)),
+        table_(std::move(table)),
+        policy_(policy),
+        options_(std::move(options)),
+        epoch_(Clock::now()) {
+    compression_.codec = kCodec;
+    probe_prefix_ = 0;
+    for (int p = table_.node_count - 1; p >= 0; --p) {
+      if (table_.cuts[static_cast<size_t>(p)].upload_bytes >= kProbeMinBytes) {
+        probe_prefix_ = p;
+        break;
+      }
+    }
+  }
+
+  ~AutoSession() override {
+    {
+      std::lock_guard<std::mutex> lock(probe_mu_);
+      stop_ = true;
+    }
+    probe_cv_.notify_all();
+    if (probe_thread_.joinable()) probe_thread_.join();
+  }
+
+  const std::vector<TensorInfo>& inputs() const override { return full_->inputs(); }
+  const std::vector<TensorInfo>& outputs() const override { return full_->outputs(); }
+  std::string mode() const override {
+    return policy_ == planner::Policy::kLoadAware ? "auto" : "auto-noload";
+  }
+
+  Result<std::vector<NamedTensor>> Run(const std::vector<NamedTensor>& inputs) override {
+    return RunWithStats(inputs, nullptr);
+  }
+
+  Result<std::vector<NamedTensor>> RunWithStats(const std::vector<NamedTensor>& inputs,
+                                                RunStats* stats) override;
+
+  // The device's profile of the whole model (what the planner's device costs come from).
+  Result<std::vector<NodeProfile>> Profile(const std::vector<NamedTensor>& inputs,
+                                           int repeat) override {
+    return full_->Profile(inputs, repeat);
+  }
+
+  // The link and load probes of open: RTT round trips, one remote run of zero inputs, one
+  // probe slice; and the device speed factor from whole-model runs. Errors: the server's, the
+  // device's.
+  Status Warm(const std::vector<NamedTensor>& zeros);
+  void StartProber() {
+    probe_thread_ = std::thread([this] { ProbeLoop(); });
+  }
+
+ private:
+  double NowMs() const { return MsBetween(epoch_, Clock::now()); }
+  planner::Conditions CurrentConditions(planner::CompressionModel* snapshot) const;
+  Result<std::shared_ptr<const Part>> GetPart(int prefix);
+  // Feeds one reply's timing into the estimators; `prefix` is the cut it ran.
+  void Learn(const net::InferTiming& timing, int prefix);
+  // Feeds a measured device time of the first `prefix` nodes into the device speed factor.
+  void LearnDevice(double measured_ms, int prefix);
+  // Zero tensors for every tensor the cut `part` sends.
+  Result<std::vector<NamedTensor>> ZeroInputs(const Part& part) const;
+  // One probe: a ServerLive round trip (RTT) and the probe slice on zero inputs (bandwidth,
+  // load factor, queue time).
+  Status Probe(net::EdgeClient& client);
+  void ProbeLoop();
+
+  const Graph graph_;                              // specialised to the model's static input shapes
+  const std::unique_ptr<Session> full_;            // the whole model on this device
+  const std::unique_ptr<net::EdgeClient> client_;  // thread safe
+  const std::unique_ptr<net::EdgeClient> prober_;  // background probes, short deadline
+  const std::string model_name_;
+  const planner::CostTable table_;
+  const planner::Policy policy_;
+  const SessionOptions options_;
+  const Clock::time_point epoch_;
+  int probe_prefix_ = 0;  // the cut the probe slice starts from; fixed after construction
+
+  planner::LinkEstimator link_;  // thread safe
+  planner::LoadEstimator load_;  // thread safe
+
+  mutable std::mutex mu_;
+  planner::CompressionModel compression_;  // guarded by mu_
+  // Measured device time / profiled: a per-step profile misses what only whole runs see, e.g.
+  // a CFS quota that lets a burst run at full speed and then throttles the process.
+  double device_speed_ = 1.0;                         // guarded by mu_
+  std::map<int, std::shared_ptr<const Part>> parts_;  // guarded by mu_
+  std::list<int> part_order_;                         // guarded by mu_, oldest first
+
+  std::mutex probe_mu_;
+  std::condition_variable probe_cv_;
+  bool stop_ = false;  // guarded by probe_mu_
+  std::thread probe_thread_;
+};
+
+planner::Conditions AutoSession::CurrentConditions(planner::CompressionModel* snapshot) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    *snapshot = compression_;
+  }
+  planner::Conditions c;
+  c.bandwidth_mbit = link_.bandwidth_mbit();
+  c.rtt_ms = link_.rtt_ms();
+  c.load_factor = load_.load_factor();
+  c.queue_ms = load_.queue_ms();
+  c.compression = snapshot;
+  std::lock_guard<std::mutex> lock(mu_);
+  c.device_speed = device_speed_;
+  return c;
+}
+
+Result<std::shared_ptr<const Part>> AutoSession::GetPart(int prefix) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = parts_.find(prefix);
+    if (it != parts_.end()) {
+      part_order_.remove(prefix);
+      part_order_.push_back(prefix);
+      return it->second;
+    }
+  }
+  // Compiled outside the lock; two first requests for one cut may both compile, and either
+  // result is correct (compilation is deterministic).
+  auto part = std::make_shared<Part>();
+  part->prefix = prefix;
+  EI_ASSIGN_OR_RETURN(part->plan, PlanSplit(graph_, std::to_string(prefix)));
+  if (!part->plan.local_targets.empty()) {
+    EI_ASSIGN_OR_RETURN(Graph prefix_graph, graph_.Slice({}, part->plan.local_targets));
+    EI_ASSIGN_OR_RETURN(part->device, MakeLocalSession(std::move(prefix_graph), options_));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = parts_.emplace(prefix, std::move(part));
+  if (inserted) {
+    part_order_.push_back(prefix);
+    while (part_order_.size() > kMaxParts) {
+      parts_.erase(part_order_.front());
+      part_order_.pop_front();
+    }
+  }
+  return it->second;
+}
+
+void AutoSession::Learn(const net::InferTiming& timing, int prefix) {
+  const double now = NowMs();
+  // The wire's share of the round trip: what the server did not spend queued, computing or on
+  // other work (decoding, compiling a new slice), and the client did not spend compressing.
+  const double wire_ms = timing.round_trip_ms - timing.server_queue_ms - timing.server_compute_ms -
+                         timing.server_other_ms - timing.compress_ms;
+  link_.AddTransfer(timing.bytes_sent + timing.bytes_received, wire_ms, now);
+  const bool k_meaningful = table_.cuts[static_cast<size_t>(prefix)].server_ms >= kMinLoadFactorMs;
+  load_.AddReply(k_meaningful ? timing.load_factor : 0.0, timing.server_queue_ms, now);
+  if (timing.compression_ratio.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, ratio] : timing.compression_ratio) {
+    auto it = compression_.ratio.find(name);
+    if (it == compression_.ratio.end()) {
+      compression_.ratio[name] = ratio;
+    } else {
+      it->second = kCompressionAlpha * ratio + (1.0 - kCompressionAlpha) * it->second;
+    }
+  }
+  if (timing.compress_ms > 0.0 && timing.raw_input_bytes > 0) {
+    // Megabytes (1e6) per second.
+    const double speed = static_cast<double>(timing.raw_input_bytes) / (timing.compress_ms * 1e3);
+    compression_.compress_mb_per_s =
+        compression_.compress_mb_per_s > 0.0
+            ? kCompressionAlpha * speed + (1.0 - kCompressionAlpha) * compression_.compress_mb_per_s
+            : speed;
+  }
+}
+
+void AutoSession::LearnDevice(double measured_ms, int prefix) {
+  const double profiled = table_.cuts[static_cast<size_t>(prefix)].device_ms;
+  if (profiled < kMinSpeedSampleMs || !(measured_ms > 0.0)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  device_speed_ = kSpeedAlpha * (measured_ms / profiled) + (1.0 - kSpeedAlpha) * device_speed_;
+}
+
+Result<std::vector<NamedTensor>> AutoSession::ZeroInputs(const Part& part) const {
+  std::vector<NamedTensor> zeros;
+  for (const std::string& name : part.plan.remote_inputs) {
+    const Value& v = graph_.value(graph_.FindValue(name));
+    if (DTypeSize(v.dtype) == 0 || !v.shape_known()) {
+      return Status::Internal("auto session of model '" + model_name_ + "': tensor '" + name +
+                              "' has no static shape or dtype after specialisation");
+    }
+    zeros.push_back({name, Tensor::Zeros(v.dtype, v.shape)});
+  }
+  return zeros;
+}
+
+Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<NamedTensor>& inputs,
+                                                           RunStats* stats) {
+  const auto start = Clock::now();
+  std::vector<Tensor> ordered;
+  EI_RETURN_IF_ERROR(OrderInputs(full_->inputs(), inputs, &ordered));
+  planner::CompressionModel compression;
+  const planner::Conditions conditions = CurrentConditions(&compression);
+  const planner::Prediction prediction = planner::Decide(table_, conditions, policy_);
+  RunStats local;
+  local.predicted_ms = prediction.total_ms;
+  local.bandwidth_mbit = conditions.bandwidth_mbit;
+  local.rtt_ms = conditions.rtt_ms;
+  local.load_factor_estimate = conditions.load_factor;
+  local.queue_ms_estimate = conditions.queue_ms;
+  std::vector<NamedTensor> result;
+  if (prediction.prefix >= table_.node_count) {
+    local.cut = "local";
+    const auto device_start = Clock::now();
+    EI_ASSIGN_OR_RETURN(result, full_->Run(inputs));
+    local.device_ms = MsBetween(device_start, Clock::now());
+    LearnDevice(local.device_ms, prediction.prefix);
+  } else {
+    local.cut = prediction.prefix == 0 ? "remote" : "split:" + std::to_string(prediction.prefix);
+    EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> part, GetPart(prediction.prefix));
+    std::map<std::string, Tensor> available;
+    for (size_t i = 0; i < ordered.size(); ++i) available[full_->inputs()[i].name] = ordered[i];
+    if (part->device != nullptr) {
+      std::vector<NamedTensor> prefix_inputs;
+      for (const TensorInfo& info : part->device->inputs()) {
+        prefix_inputs.push_back({info.name, available[info.name]});
+      }
+      const auto device_start = Clock::now();
+      EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> computed, part->device->Run(prefix_inputs));
+      local.device_ms = MsBetween(device_start, Clock::now());
+      LearnDevice(local.device_ms, prediction.prefix);
+      for (NamedTensor& t : computed) available[t.name] = std::move(t.tensor);
+    }
+    if (!part->plan.remote_outputs.empty()) {
+      std::vector<NamedTensor> sent;
+      bool unseen = false;  // a tensor whose compression ratio is not known yet
+      for (const std::string& name : part->plan.remote_inputs) {
+        sent.push_back({name, available[name]});
+        unseen = unseen || compression.ratio.count(name) == 0;
+      }
+      // The first upload of each cut goes compressed so that its ratio is learnt; afterwards
+      // the prediction decides.
+      net::TransferOptions transfer;
+      if (prediction.compress || unseen) transfer.compression = kCodec;
+      net::InferTiming timing;
+      EI_ASSIGN_OR_RETURN(
+          std::vector<NamedTensor> received,
+          client_->Infer(model_name_, sent, part->plan.remote_outputs, &timing, transfer));
+      Learn(timing, prediction.prefix);
+      for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
+      local.compressed = !transfer.compression.empty();
+      local.server_queue_ms = timing.server_queue_ms;
+      local.server_compute_ms = timing.server_compute_ms;
+      local.server_load_factor = timing.load_factor;
+      local.bytes_sent = timing.bytes_sent;
+      local.bytes_received = timing.bytes_received;
+      const double transfer_ms =
+          std::max(0.0, timing.round_trip_ms - timing.server_queue_ms - timing.server_compute_ms);
+      const double bytes = static_cast<double>(timing.bytes_sent + timing.bytes_received);
+      const double up_share = bytes > 0 ? static_cast<double>(timing.bytes_sent) / bytes : 0.5;
+      local.upload_ms = transfer_ms * up_share;
+      local.download_ms = transfer_ms - local.upload_ms;
+    }
+    for (const TensorInfo& info : full_->outputs()) {
+      auto it = available.find(info.name);
+      if (it == available.end() || it->second.empty()) {
+        return Status::Internal("auto run of model '" + model_name_ + "' at cut " + local.cut +
+                                " produced no output '" + info.name + "'");
+      }
+      result.push_back({info.name, it->second});
+    }
+  }
+  local.total_ms = MsBetween(start, Clock::now());
+  if (stats != nullptr) *stats = std::move(local);
+  return result;
+}
+
+Status AutoSession::Probe(net::EdgeClient& client) {
+  const auto live_start = Clock::now();
+  EI_RETURN_IF_ERROR(client.ServerLive());
+  link_.AddRtt(MsBetween(live_start, Clock::now()), NowMs());
+  EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> part, GetPart(probe_prefix_));
+  EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> zeros, ZeroInputs(*part));
+  net::InferTiming timing;
+  EI_RETURN_IF_ERROR(client.Infer(model_name_, zeros, part->plan.remote_outputs, &timing).status());
+  Learn(timing, probe_prefix_);
+  return Status::Ok();
+}
+
+Status AutoSession::Warm(const std::vector<NamedTensor>& zeros) {
+  std::vector<double> ms;
+  for (int i = 0; i < kCalibrationRuns; ++i) {
+    const auto t = Clock::now();
+    EI_RETURN_IF_ERROR(full_->Run(zeros).status());
+    ms.push_back(MsBetween(t, Clock::now()));
+  }
+  std::sort(ms.begin(), ms.end());
+  const double profiled = table_.cuts.back().device_ms;
+  if (profiled > 0.0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    device_speed_ = ms[ms.size() / 2] / profiled;
+  }
+  // The first call connects; its time is not a round trip.
+  EI_RETURN_IF_ERROR(client_->ServerLive());
+  for (int i = 0; i < kRttProbes; ++i) {
+    const auto t = Clock::now();
+    EI_RETURN_IF_ERROR(client_->ServerLive());
+    link_.AddRtt(MsBetween(t, Clock::now()), NowMs());
+  }
+  // The whole model remotely on zeros: a bandwidth sample of the model inputs' size, and the
+  // server's current load.
+  EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> remote, GetPart(0));
+  EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> remote_zeros, ZeroInputs(*remote));
+  net::InferTiming timing;
+  EI_RETURN_IF_ERROR(
+      client_->Infer(model_name_, remote_zeros, remote->plan.remote_outputs, &timing).status());
+  Learn(timing, 0);
+  // The probe slice once, so that the server has compiled it before the first background
+  // probe.
+  return Probe(*client_);
+}
+
+void AutoSession::ProbeLoop() {
+  // Half the staleness limit: an idle session's estimates are never older than the limit by
+  // more than one probe.
+  const auto period =
+      std::chrono::duration<double, std::milli>(planner::EstimatorOptions().stale_after_ms / 2.0);
+  std::unique_lock<std::mutex> lock(probe_mu_);
+  while (!probe_cv_.wait_for(lock, period, [this] { return stop_; })) {
+    const double now = NowMs();
+    if (!load_.Stale(now) && !link_.Stale(now)) continue;
+    lock.unlock();
+    // A failed probe (server down, deadline) leaves the estimates as they are; the next
+    // request reports the error if the server stays unreachable.
+    (void)Probe(*prober_);
+    lock.lock();
+  }
+}
+
+bool StaticInputs(const Graph& graph, std::string* dynamic) {
+  for (ValueId id : graph.inputs()) {
+    const Value& v = graph.value(id);
+    bool known = v.shape_known();
+    for (int64_t d : v.shape) known = known && d >= 0;
+    if (!known) {
+      *dynamic = v.name + " " + ShapeToString(v.shape);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Session>> OpenAutoSession(Graph graph, const std::string& model_bytes,
+                                                 const OffloadConfig& config,
+                                                 const SessionOptions& options) {
+  const planner::Policy policy = config.mode == OffloadConfig::Mode::kAutoNoLoad
+                                     ? planner::Policy::kNeurosurgeon
+                                     : planner::Policy::kLoadAware;
+  const std::string what = std::string("mode ") +
+                           (policy == planner::Policy::kLoadAware ? "auto" : "auto-noload") +
+                           ", model '" + graph.name + "'";
+  std::string dynamic;
+  if (!StaticInputs(graph, &dynamic)) {
+    return Status::InvalidArgument(what + ": input " + dynamic +
+                                   " has a dynamic shape; the planner's cost table needs static "
+                                   "input shapes (export the model with fixed shapes)");
+  }
+  std::map<std::string, Shape> shapes;
+  std::vector<NamedTensor> zeros;
+  for (ValueId id : graph.inputs()) {
+    const Value& v = graph.value(id);
+    shapes[v.name] = v.shape;
+    zeros.push_back({v.name, Tensor::Zeros(v.dtype, v.shape)});
+  }
+  Graph specialised = graph;
+  Status s = Specialize(&specialised, shapes);
+  if (!s.ok()) return s.WithContext(what);
+
+  EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client,
+                      net::EdgeClient::Connect(config.client));
+  net::EdgeClientOptions probe_options = config.client;
+  probe_options.timeout_ms = std::min(config.client.timeout_ms, kProbeTimeoutMs);
+  EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> prober,
+                      net::EdgeClient::Connect(probe_options));
+  Result<std::string> model_name = client->EnsureModel(model_bytes);
+  if (!model_name.ok()) return model_name.status().WithContext(what + ": uploading the model");
+  Result<std::vector<NodeProfile>> server = client->ServerProfile(*model_name);
+  if (!server.ok()) return server.status().WithContext(what + ": the server's profile");
+
+  EI_ASSIGN_OR_RETURN(std::unique_ptr<Session> full, MakeLocalSession(std::move(graph), options));
+  Result<std::vector<NodeProfile>> device =
+      DeviceProfile(*full, model_bytes, zeros, options.threads, nullptr);
+  if (!device.ok()) return device.status().WithContext(what + ": profiling the device");
+  Result<planner::CostTable> table = planner::BuildCostTable(specialised, *device, *server);
+  if (!table.ok()) return table.status().WithContext(what + ": building the cost table");
+
+  auto session = std::make_unique<AutoSession>(
+      std::move(specialised), std::move(full), std::move(client), std::move(prober),
+      std::move(model_name).value(), std::move(table).value(), policy, options);
+  s = session->Warm(zeros);
+  if (!s.ok()) return s.WithContext(what + ": probing the server");
+  session->StartProber();
+  return std::unique_ptr<Session>(std::move(session));
+}
+
+}  // namespace edgeinfer
