@@ -57,12 +57,12 @@ int LinkemCommand(int argc, char** argv) {
   options.listen = args.Get("--listen", options.listen);
   options.to = args.Get("--to");
   if (args.Has("--rate")) {
-    Result<double> rate = net::ParseRate(args.Get("--rate"));
+    Result<double> rate = ParseRate(args.Get("--rate"));
     if (!rate.ok()) return UsageError("--rate: " + rate.status().message());
     options.rate_bps = *rate;
   }
   if (args.Has("--delay")) {
-    Result<double> delay = net::ParseDurationMs(args.Get("--delay"));
+    Result<double> delay = ParseDurationMs(args.Get("--delay"));
     if (!delay.ok()) return UsageError("--delay: " + delay.status().message());
     options.delay_ms = *delay;
   }
@@ -79,7 +79,7 @@ int LinkemCommand(int argc, char** argv) {
   }
   if (args.Has("--trace-loop")) {
     if (options.trace.empty()) return UsageError("--trace-loop needs --trace");
-    Result<double> period = net::ParseDurationMs(args.Get("--trace-loop"));
+    Result<double> period = ParseDurationMs(args.Get("--trace-loop"));
     if (!period.ok()) return UsageError("--trace-loop: " + period.status().message());
     options.trace_period_s = *period / 1000.0;
   }

@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "core/units.h"
 #include "edgeinfer/session.h"
 #include "inputs.h"
 #include "ir/passes.h"
@@ -19,7 +20,6 @@
 #include "planner/cost_table.h"
 #include "planner/planner.h"
 #include "planner/profile_cache.h"
-#include "planner/units.h"
 
 namespace edgeinfer::tools {
 
@@ -94,10 +94,11 @@ struct Flags {
 // Parses the numeric flags; returns "" or the error message.
 std::string ParseFlags(const Args& args, Flags* f) {
   if (!args.Has("--bandwidth")) return "--bandwidth is required (e.g. --bandwidth 20mbit)";
-  auto rate = planner::ParseBitRate(args.Get("--bandwidth"));
+  auto rate = ParseRate(args.Get("--bandwidth"));
   if (!rate.ok()) return "--bandwidth: " + rate.status().message();
+  if (!(*rate > 0)) return "--bandwidth must be positive, got '" + args.Get("--bandwidth") + "'";
   f->bandwidth_mbit = *rate / 1e6;
-  auto rtt = planner::ParseDurationMs(args.Get("--rtt", "0"));
+  auto rtt = ParseDurationMs(args.Get("--rtt", "0"));
   if (!rtt.ok()) return "--rtt: " + rtt.status().message();
   f->rtt_ms = *rtt;
   struct Positive {
@@ -113,7 +114,7 @@ std::string ParseFlags(const Args& args, Flags* f) {
                               {"--compress-speed", &f->compress_speed, false}};
   for (const Positive& p : numbers) {
     if (!args.Has(p.flag)) continue;
-    auto v = planner::ParseNumber(args.Get(p.flag), p.flag);
+    auto v = ParseNumber(args.Get(p.flag), p.flag);
     if (!v.ok()) return v.status().message();
     if (p.zero_ok ? *v < 0.0 : !(*v > 0.0)) {
       return std::string(p.flag) + " must be " + (p.zero_ok ? "non-negative" : "positive") +

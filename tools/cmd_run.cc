@@ -17,7 +17,7 @@
 #include "edgeinfer/session.h"
 #include "inputs.h"
 #include "net/memory_policy.h"
-#include "planner/units.h"
+#include "core/units.h"
 #include "report.h"
 
 namespace edgeinfer::tools {
@@ -135,7 +135,7 @@ int RunCommand(int argc, char** argv) {
   const bool json = args.Has("--json");
   if (args.Has("--cpu-quota")) {
     // Before the session exists, so that every thread it starts inherits the quota.
-    auto cores = planner::ParseNumber(args.Get("--cpu-quota"), "--cpu-quota");
+    auto cores = ParseNumber(args.Get("--cpu-quota"), "--cpu-quota");
     if (!cores.ok()) {
       std::fprintf(stderr, "edgeinfer run: %s\n", cores.status().ToString().c_str());
       return 2;

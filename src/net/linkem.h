@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/units.h"
 #include "edgeinfer/status.h"
 
 namespace edgeinfer::net {
@@ -90,16 +91,6 @@ class LinkEmulator {
   int port_ = 0;
   std::string host_;
 };
-
-// "20mbit" -> 2e7 bits per second, following tc(8): bit (or a bare number), kbit, mbit, gbit,
-// tbit are bits per second with SI prefixes (x1000); kibit, mibit, gibit, tibit use x1024; bps,
-// kbps, mbps, gbps, tbps (and kibps, ...) are BYTES per second (x8). Case-insensitive. Errors
-// name the text.
-Result<double> ParseRate(const std::string& text);
-
-// "10ms" -> 10.0 milliseconds. Units: us, ms, s (also usec, msec, sec). A bare number is an
-// error (tc would read it as microseconds), except "0".
-Result<double> ParseDurationMs(const std::string& text);
 
 // Trace text: one step a line, "TIME_S RATE" (e.g. "0 20mbit", "10.5 5mbit"); TIME_S is seconds
 // (a bare number, or with a unit as in ParseDurationMs); '#' starts a comment; blank lines are
