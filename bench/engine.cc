@@ -10,7 +10,12 @@
 // to this machine's measured sgemm peak (oneDNN, 2048^3) at the same thread count.
 //
 // usage: bench_engine [--models a,b,...] [--threads 1,2] [--rounds N] [--repeat N]
-//                     [--out docs/benchmarks.md] [extra.onnx ...]
+//                     [--edgeinfer-env VAR=VALUE] [--out docs/benchmarks.md] [extra.onnx ...]
+//
+// --edgeinfer-env runs every edgeinfer child with that variable, e.g. GOMP_SPINCOUNT=100000 to
+// make its idle OpenMP workers spin before sleeping as ONNX Runtime's pool does by default
+// (edgeinfer's own default is OMP_WAIT_POLICY=PASSIVE; see backend/cpu/openmp_env.h). The table
+// states the setting.
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -115,6 +120,7 @@ int Main(int argc, char** argv) {
   std::vector<int> threads = {1, 2};
   int rounds = 3, repeat = 10;
   std::string out_md;
+  std::string ei_env;  // "VAR=VALUE" for the edgeinfer children, or empty
   std::vector<std::string> extra;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -130,10 +136,21 @@ int Main(int argc, char** argv) {
       repeat = std::stoi(next());
     else if (a == "--out")
       out_md = next();
-    else if (a == "--help" || a == "-h") {
+    else if (a == "--edgeinfer-env") {
+      ei_env = next();
+      const size_t eq = ei_env.find('=');
+      if (eq == std::string::npos || eq == 0 ||
+          ei_env.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789=") != std::string::npos) {
+        std::fprintf(stderr,
+                     "bench_engine: --edgeinfer-env wants VAR=VALUE (e.g. "
+                     "GOMP_SPINCOUNT=100000), got '%s'\n",
+                     ei_env.c_str());
+        return 2;
+      }
+    } else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: bench_engine [--models a,b] [--threads 1,2] [--rounds N] [--repeat N] "
-          "[--out FILE.md] [extra.onnx ...]\n");
+          "[--edgeinfer-env VAR=VALUE] [--out FILE.md] [extra.onnx ...]\n");
       return 0;
     } else
       extra.push_back(a);
@@ -185,8 +202,9 @@ int Main(int argc, char** argv) {
       int t = threads[ti];
       std::vector<double> ei_runs, ort_runs, ei_rss, ort_rss, ei_load, ort_load;
       for (int r = 0; r < rounds; ++r) {
-        std::string ei = Shell(cli + " run " + path + " --json --threads " + std::to_string(t) +
-                                   " --repeat " + std::to_string(repeat) + " --input-dir " + in_dir,
+        std::string ei = Shell((ei_env.empty() ? "" : "env " + ei_env + " ") + cli + " run " +
+                                   path + " --json --threads " + std::to_string(t) + " --repeat " +
+                                   std::to_string(repeat) + " --input-dir " + in_dir,
                                &rc);
         auto ej = nlohmann::json::parse(ei, nullptr, false);
         if (rc != 0 || ej.is_discarded()) {
@@ -250,7 +268,10 @@ int Main(int argc, char** argv) {
   md << "### Engine: edgeinfer vs ONNX Runtime " << ort_version << " (" << date << ")\n\n";
   md << "Machine: " << cpu << ", " << std::thread::hardware_concurrency() << " cores, " << u.sysname
      << " " << u.release << ". Batch 1, median of " << rounds << " interleaved rounds x " << repeat
-     << " timed runs after a warm-up run. Ratio < 1 means edgeinfer is faster.\n\n";
+     << " timed runs after a warm-up run. Ratio < 1 means edgeinfer is faster. edgeinfer OpenMP "
+        "wait: "
+     << (ei_env.empty() ? std::string("OMP_WAIT_POLICY=PASSIVE (its default)") : ei_env)
+     << "; ONNX Runtime: its default (spinning intra-op pool).\n\n";
   md << "| model | threads | edgeinfer ms | ORT ms | ratio | edgeinfer peak RSS MB | ORT peak RSS "
         "MB "
         "| edgeinfer load ms | ORT load ms | GFLOPs | edgeinfer GFLOP/s | sgemm peak GFLOP/s |\n";
