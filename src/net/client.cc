@@ -158,6 +158,14 @@ Result<bool> EdgeClient::ModelReady(const std::string& name) {
 }
 
 Status EdgeClient::LoadModel(const std::string& name, const std::string& bytes) {
+  // One request carries the whole model, and protobuf cannot serialize a message of 2 GiB.
+  constexpr size_t kMaxUploadBytes = (size_t{1} << 31) - (size_t{1} << 20);
+  if (bytes.size() > kMaxUploadBytes) {
+    return Status::ResourceExhausted(
+        "edge server " + options_.address + ": model '" + name + "' has " +
+        std::to_string(bytes.size()) + " bytes; one upload is limited to " +
+        std::to_string(kMaxUploadBytes) + " (protobuf's 2 GiB message limit)");
+  }
   grpc::ClientContext context;
   impl_->Prepare(options_, &context);
   inference::RepositoryModelLoadRequest request;

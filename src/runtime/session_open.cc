@@ -1,9 +1,11 @@
 // Session::Open: imports the model and dispatches to a local or an offloading session.
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "core/npy.h"
 #include "edgeinfer/session.h"
+#include "onnx/external_data.h"
 #include "onnx/onnx_io.h"
 #include "runtime/auto_session.h"
 #include "runtime/local_session.h"
@@ -29,11 +31,16 @@ Result<std::unique_ptr<Session>> Session::OpenFromBytes(const std::string& bytes
   if (config.mode == OffloadConfig::Mode::kLocal) {
     return MakeLocalSession(std::move(graph), options);
   }
+  // The server gets one self-contained model (it reads no files a client names), and its
+  // content name then covers the weights too, not only the graph that points at them.
+  Result<std::optional<std::string>> inlined = InlineExternalData(bytes, import);
+  if (!inlined.ok()) return inlined.status().WithContext("preparing the model for offloading");
+  const std::string& upload = inlined->has_value() ? **inlined : bytes;
   if (config.mode == OffloadConfig::Mode::kAuto ||
       config.mode == OffloadConfig::Mode::kAutoNoLoad) {
-    return OpenAutoSession(std::move(graph), bytes, config, options);
+    return OpenAutoSession(std::move(graph), upload, config, options);
   }
-  return OpenOffloadSession(std::move(graph), bytes, config, options);
+  return OpenOffloadSession(std::move(graph), upload, config, options);
 }
 
 Result<std::vector<NamedTensor>> Session::RunWithStats(const std::vector<NamedTensor>& inputs,

@@ -240,18 +240,34 @@ grpc::Status GrpcService::ModelConfig(grpc::ServerContext* context,
   config->set_name(request->name());
   config->set_platform("onnxruntime_onnx");
   config->set_backend("onnxruntime");
-  config->set_max_batch_size(0);
+  // What config.pbtxt said (checked against the model at load) wins; the model fills the rest.
+  const std::shared_ptr<const TritonConfig> file = state_->repository->Config(request->name());
+  const int64_t max_batch = file != nullptr ? file->max_batch_size : 0;
+  config->set_max_batch_size(static_cast<int32_t>(max_batch));
+  auto describe = [&](const TensorInfo& info, const std::vector<TritonTensorConfig>* configured,
+                      auto* tensor) {
+    const TritonTensorConfig* entry = nullptr;
+    for (size_t i = 0; configured != nullptr && i < configured->size(); ++i) {
+      if ((*configured)[i].name == info.name) entry = &(*configured)[i];
+    }
+    tensor->set_name(info.name);
+    const DType dtype =
+        entry != nullptr && entry->dtype != DType::kUndefined ? entry->dtype : info.dtype;
+    tensor->set_data_type(ConfigDataType(dtype));
+    if (entry != nullptr && entry->has_dims) {
+      for (int64_t d : entry->dims) tensor->add_dims(d);
+      return;
+    }
+    // With batching, Triton's dims leave out the batch dimension.
+    for (size_t i = max_batch > 0 ? 1 : 0; i < info.shape.size(); ++i) {
+      tensor->add_dims(info.shape[i] < 0 ? -1 : info.shape[i]);
+    }
+  };
   for (const TensorInfo& info : (*model)->inputs()) {
-    auto* in = config->add_input();
-    in->set_name(info.name);
-    in->set_data_type(ConfigDataType(info.dtype));
-    for (int64_t d : info.shape) in->add_dims(d < 0 ? -1 : d);
+    describe(info, file != nullptr ? &file->inputs : nullptr, config->add_input());
   }
   for (const TensorInfo& info : (*model)->outputs()) {
-    auto* out = config->add_output();
-    out->set_name(info.name);
-    out->set_data_type(ConfigDataType(info.dtype));
-    for (int64_t d : info.shape) out->add_dims(d < 0 ? -1 : d);
+    describe(info, file != nullptr ? &file->outputs : nullptr, config->add_output());
   }
   if (!(*model)->node_profile().empty()) {
     nlohmann::json profile = nlohmann::json::array();

@@ -1,5 +1,6 @@
 #include "server/repository.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -41,15 +42,28 @@ Result<std::string> ReadFile(const fs::path& path, size_t max_bytes) {
   const uintmax_t size = fs::file_size(path, ec);
   if (ec) return Status::NotFound("cannot read '" + path.string() + "': " + ec.message());
   if (size > max_bytes) {
-    return Status::ResourceExhausted("'" + path.string() + "' has " + std::to_string(size) +
-                                     " bytes, over the model limit of " +
-                                     std::to_string(max_bytes));
+    std::string message = path.string();
+    message += " has " + std::to_string(size) + " bytes, over the limit of ";
+    message += std::to_string(max_bytes);
+    return Status::ResourceExhausted(std::move(message));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot open '" + path.string() + "'");
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+// A configuration is a few kilobytes; the bound keeps a stray large file from being parsed.
+constexpr size_t kMaxConfigBytes = size_t{1} << 20;
+
+Result<std::shared_ptr<const TritonConfig>> ReadConfig(const fs::path& path) {
+  EI_ASSIGN_OR_RETURN(std::string text, ReadFile(path, kMaxConfigBytes));
+  EI_ASSIGN_OR_RETURN(TritonConfig config, ParseTritonConfig(text, path.string()));
+  for (const std::string& warning : config.warnings) {
+    std::fprintf(stderr, "edgeinfer serve: warning: %s\n", warning.c_str());
+  }
+  return std::shared_ptr<const TritonConfig>(new TritonConfig(std::move(config)));
 }
 
 }  // namespace
@@ -86,7 +100,17 @@ Status ModelRepository::LoadFromDirectory(const std::string& name) {
   }
   Entry entry;
   Status status;
+  const fs::path config_path = dir / "config.pbtxt";
+  if (fs::exists(config_path, ec)) {
+    Result<std::shared_ptr<const TritonConfig>> config = ReadConfig(config_path);
+    if (config.ok()) {
+      entry.config = std::move(config).value();
+    } else {
+      status = config.status();
+    }
+  }
   for (const auto& version_dir : fs::directory_iterator(dir, ec)) {
+    if (!status.ok()) break;
     const std::string version = version_dir.path().filename().string();
     if (!version_dir.is_directory() || !IsValidVersion(version)) continue;
     const fs::path file = version_dir.path() / "model.onnx";
@@ -100,6 +124,12 @@ Status ModelRepository::LoadFromDirectory(const std::string& name) {
       status = model.status();
       break;
     }
+    if (entry.config != nullptr) {
+      status = CheckTritonConfig(*entry.config, name, (*model)->inputs(), (*model)->outputs())
+                   .WithContext("'" + config_path.string() + "' (checked against version " +
+                                version + ")");
+      if (!status.ok()) break;
+    }
     entry.versions[version] = std::move(model).value();
   }
   if (status.ok() && entry.versions.empty()) {
@@ -108,7 +138,7 @@ Status ModelRepository::LoadFromDirectory(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!status.ok()) {
     // A failed reload keeps no stale versions: the model is unavailable with the reason.
-    models_[name] = Entry{{}, status.ToString()};
+    models_[name] = Entry{{}, status.ToString(), nullptr};
     return status;
   }
   models_[name] = std::move(entry);
@@ -166,6 +196,12 @@ Result<std::shared_ptr<const ServedModel>> ModelRepository::Find(const std::stri
     return Status::NotFound("model '" + name + "' has no version '" + version + "'");
   }
   return v->second;
+}
+
+std::shared_ptr<const TritonConfig> ModelRepository::Config(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(name);
+  return it == models_.end() ? nullptr : it->second.config;
 }
 
 std::vector<std::string> ModelRepository::Versions(const std::string& name) const {

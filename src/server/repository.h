@@ -1,9 +1,12 @@
 // ModelRepository: the models a server serves, in Triton's layout and from client uploads.
 //
-// On disk: DIR/NAME/VERSION/model.onnx, VERSION a positive integer; config.pbtxt is ignored.
-// Uploaded models live in memory only. A request naming no version gets the newest (highest)
-// version. Thread safe: lookups may run concurrently with loads and unloads; a model being
-// served keeps running after an unload until its last request completes (shared ownership).
+// On disk: DIR/NAME/VERSION/model.onnx, VERSION a positive integer, with an optional
+// DIR/NAME/config.pbtxt (server/triton_config.h: its name, max_batch_size, inputs and outputs
+// are checked against every version, and a mismatch fails the load; unknown fields are ignored
+// with a warning on stderr). Uploaded models live in memory only and have no config file. A request
+// naming no version gets the newest (highest) version. Thread safe: lookups may run concurrently
+// with loads and unloads; a model being served keeps running after an unload until its last request
+// completes (shared ownership).
 #ifndef EDGEINFER_SERVER_REPOSITORY_H_
 #define EDGEINFER_SERVER_REPOSITORY_H_
 
@@ -15,6 +18,7 @@
 
 #include "edgeinfer/status.h"
 #include "server/served_model.h"
+#include "server/triton_config.h"
 
 namespace edgeinfer::server {
 
@@ -38,7 +42,9 @@ class ModelRepository {
   // Loads every model of the directory. A model that fails is recorded as UNAVAILABLE with its
   // reason (see Index) and the others still load; the returned Status is the first failure.
   Status LoadAll();
-  // (Re)loads every version of DIR/NAME. NotFound when there is no such model directory.
+  // (Re)loads every version of DIR/NAME. NotFound when there is no such model directory;
+  // InvalidArgument (naming the file and line, or the tensor and field) for a config.pbtxt that
+  // is malformed or disagrees with a version.
   Status LoadFromDirectory(const std::string& name);
   // Loads an uploaded model version from its bytes (replacing a previous one of that version).
   // InvalidArgument for a bad name or a content name that does not match the bytes,
@@ -52,6 +58,8 @@ class ModelRepository {
   // failed to load.
   Result<std::shared_ptr<const ServedModel>> Find(const std::string& name,
                                                   const std::string& version) const;
+  // The config.pbtxt `name` was loaded with; null when it had none (or is unknown).
+  std::shared_ptr<const TritonConfig> Config(const std::string& name) const;
   // Every version of `name`, newest last; empty when unknown.
   std::vector<std::string> Versions(const std::string& name) const;
   std::vector<ModelIndexEntry> Index() const;
@@ -66,7 +74,8 @@ class ModelRepository {
   };
   struct Entry {
     std::map<std::string, std::shared_ptr<const ServedModel>, VersionLess> versions;
-    std::string failure;  // non-empty: the last load failed
+    std::string failure;                         // non-empty: the last load failed
+    std::shared_ptr<const TritonConfig> config;  // null: no config.pbtxt
   };
 
   const RepositoryOptions options_;

@@ -1,0 +1,447 @@
+// Model repository: config.pbtxt is parsed and checked against the model (and reported by
+// ModelConfig), and models with ONNX external data offload end to end to a real server process
+// (the device inlines the weights into the one self-contained model it uploads).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "edgeinfer/session.h"
+#include "net/client.h"
+#include "net/model_hash.h"
+#include "offload_util.h"
+#include "onnx/external_data.h"
+#include "onnx/onnx_pb.h"
+#include "server/repository.h"
+#include "server/triton_config.h"
+#include "server_test_util.h"
+
+namespace edgeinfer {
+namespace {
+
+using server::ModelRepository;
+using server::ParseTritonConfig;
+using server::RepositoryOptions;
+using server::TritonConfig;
+using testing::TempDir;
+using testing::TinyModelBytes;
+using testing::WriteModel;
+namespace fs = std::filesystem;
+
+// The tiny model: x[1,3,8,8] float32 -> conv1 -> relu1 -> conv2 -> y[1,4,8,8].
+constexpr char kGoodConfig[] = R"cfg(
+# A configuration as Triton users write it.
+name: "tiny"
+platform: "onnxruntime_onnx"
+max_batch_size: 0
+input [
+  {
+    name: "x"
+    data_type: TYPE_FP32
+    format: FORMAT_NCHW
+    dims: [ 1, 3, -1, 8 ]
+  }
+]
+output {
+  name: 'y', data_type: TYPE_FP32; dims: 1 dims: 4 dims: 8 dims: 8
+}
+parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
+instance_group [ { count: 1, kind: KIND_CPU } ]
+)cfg";
+
+class RepositoryConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { WriteModel(repo_.path(), "tiny", TinyModelBytes()); }
+
+  void WriteConfig(const std::string& text) {
+    std::ofstream(repo_.path() / "tiny" / "config.pbtxt", std::ios::binary) << text;
+  }
+
+  // Loads "tiny" into a fresh repository; it stays in repository_.
+  Status Load() {
+    RepositoryOptions options;
+    options.directory = repo_.path().string();
+    options.model.threads = 1;
+    options.model.profile_repeat = 1;
+    repository_ = std::make_unique<ModelRepository>(options);
+    return repository_->LoadFromDirectory("tiny");
+  }
+
+  // The load fails with InvalidArgument, the model is listed UNAVAILABLE with the same reason,
+  // and the message contains every one of `parts`.
+  void ExpectLoadError(const std::vector<std::string>& parts) {
+    Status s = Load();
+    ASSERT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    for (const std::string& part : parts)
+      EXPECT_NE(s.message().find(part), std::string::npos)
+          << "'" << part << "' not in: " << s.message();
+    EXPECT_EQ(repository_->Find("tiny", "").status().code(), StatusCode::kUnavailable);
+    auto index = repository_->Index();
+    ASSERT_EQ(index.size(), 1u);
+    EXPECT_EQ(index[0].state, "UNAVAILABLE");
+    EXPECT_NE(index[0].reason.find(parts.front()), std::string::npos) << index[0].reason;
+  }
+
+  TempDir repo_;
+  std::unique_ptr<ModelRepository> repository_;
+};
+
+TEST_F(RepositoryConfigTest, GoodConfigLoadsAndIsReportedByModelConfig) {
+  WriteConfig(kGoodConfig);
+  ASSERT_TRUE(Load().ok());
+  auto config = repository_->Config("tiny");
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->name, "tiny");
+  ASSERT_EQ(config->inputs.size(), 1u);
+  EXPECT_EQ(config->inputs[0].dims, (std::vector<int64_t>{1, 3, -1, 8}));
+  EXPECT_EQ(config->inputs[0].dtype, DType::kFloat32);
+  ASSERT_EQ(config->outputs.size(), 1u);
+  EXPECT_EQ(config->outputs[0].dims, (std::vector<int64_t>{1, 4, 8, 8}));
+  // format (inside input) and instance_group are unknown here: ignored with a warning each;
+  // platform and parameters are ignored silently.
+  ASSERT_EQ(config->warnings.size(), 2u);
+  EXPECT_NE(config->warnings[0].find("'format' of input"), std::string::npos);
+  EXPECT_NE(config->warnings[1].find("'instance_group'"), std::string::npos);
+  EXPECT_NE(config->warnings[1].find("line 18"), std::string::npos) << config->warnings[1];
+
+  // Through the server: a broken file makes the model unavailable with the reason; once fixed
+  // and reloaded, ModelConfig says what the file said (the -1 the model itself does not have).
+  WriteConfig(std::string(kGoodConfig) + "max_batch_size: 0\n");
+  server::EdgeServer edge;
+  ASSERT_TRUE(edge.Start(testing::LocalOptions(repo_.path().string())).ok());
+  auto stub = testing::Connect(edge.ports().grpc);
+  {
+    grpc::ClientContext ctx;
+    inference::ModelConfigRequest req;
+    req.set_name("tiny");
+    inference::ModelConfigResponse res;
+    grpc::Status s = stub->ModelConfig(&ctx, req, &res);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_NE(s.error_message().find("'max_batch_size' given twice"), std::string::npos)
+        << s.error_message();
+  }
+  WriteConfig(kGoodConfig);
+  {
+    grpc::ClientContext ctx;
+    inference::RepositoryModelLoadRequest req;
+    req.set_model_name("tiny");
+    inference::RepositoryModelLoadResponse res;
+    ASSERT_TRUE(stub->RepositoryModelLoad(&ctx, req, &res).ok());
+  }
+  grpc::ClientContext ctx;
+  inference::ModelConfigRequest req;
+  req.set_name("tiny");
+  inference::ModelConfigResponse res;
+  ASSERT_TRUE(stub->ModelConfig(&ctx, req, &res).ok());
+  EXPECT_EQ(res.config().name(), "tiny");
+  EXPECT_EQ(res.config().max_batch_size(), 0);
+  ASSERT_EQ(res.config().input_size(), 1);
+  EXPECT_EQ(res.config().input(0).data_type(), inference::TYPE_FP32);
+  EXPECT_EQ(std::vector<int64_t>(res.config().input(0).dims().begin(),
+                                 res.config().input(0).dims().end()),
+            (std::vector<int64_t>{1, 3, -1, 8}));
+  ASSERT_EQ(res.config().output_size(), 1);
+  EXPECT_EQ(res.config().output(0).name(), "y");
+}
+
+TEST_F(RepositoryConfigTest, NameMismatchFailsTheLoad) {
+  WriteConfig("name: \"other\"\n");
+  ExpectLoadError({"name 'other' does not match the model directory 'tiny'", "config.pbtxt"});
+}
+
+TEST_F(RepositoryConfigTest, DimsMismatchNamesTheTensorAndField) {
+  WriteConfig(R"(name: "tiny" input { name: "x" data_type: TYPE_FP32 dims: [1, 3, 8, 9] })");
+  ExpectLoadError(
+      {"input 'x': dims [1, 3, 8, 9] do not match the model's [1, 3, 8, 8]", "version 1"});
+}
+
+TEST_F(RepositoryConfigTest, RankMismatchIsADimsMismatch) {
+  WriteConfig(R"(output { name: "y" dims: [4, 8, 8] })");
+  ExpectLoadError({"output 'y': dims [4, 8, 8] do not match the model's [1, 4, 8, 8]"});
+}
+
+TEST_F(RepositoryConfigTest, DataTypeMismatchNamesTheField) {
+  WriteConfig(R"(input { name: "x" data_type: TYPE_INT64 })");
+  ExpectLoadError({"input 'x': data_type TYPE_INT64 does not match the model's TYPE_FP32"});
+}
+
+TEST_F(RepositoryConfigTest, UnknownTensorIsAnError) {
+  WriteConfig(R"(input { name: "image" data_type: TYPE_FP32 dims: [1, 3, 8, 8] })");
+  ExpectLoadError({"input 'image' is not an input of the model (its inputs: x)"});
+}
+
+TEST_F(RepositoryConfigTest, BatchingNeedsADynamicFirstDimension) {
+  // Triton's convention: with max_batch_size > 0 the model's first dim is the (dynamic) batch.
+  WriteConfig("max_batch_size: 8\n");
+  ExpectLoadError({"max_batch_size 8 needs the model's first dimension to be dynamic"});
+}
+
+TEST_F(RepositoryConfigTest, BatchedConfigLeavesOutTheBatchDimension) {
+  // x[-1,3,8,8] -> Relu -> y: a model with a dynamic batch, as Triton batching requires.
+  Graph g;
+  g.name = "batched";
+  g.opset = 13;
+  ValueId x = g.AddInput("x", DType::kFloat32, {-1, 3, 8, 8});
+  ValueId y = g.AddValue("y", DType::kFloat32, {-1, 3, 8, 8});
+  g.AddNode(OpKind::kRelu, "relu", {x}, {y});
+  g.AddOutput(y);
+  Result<std::string> bytes = ExportOnnx(g);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  WriteModel(repo_.path(), "tiny", *bytes);
+  WriteConfig("max_batch_size: 8 input { name: \"x\" dims: [3, 8, 8] }");
+  ASSERT_TRUE(Load().ok());
+  EXPECT_EQ(repository_->Config("tiny")->max_batch_size, 8);
+  WriteConfig("max_batch_size: 8 input { name: \"x\" dims: [-1, 3, 8, 8] }");
+  ExpectLoadError(
+      {"input 'x': dims [-1, 3, 8, 8] do not match the model's [3, 8, 8] (without "
+       "the batch dimension, as max_batch_size > 0)"});
+}
+
+TEST_F(RepositoryConfigTest, GarbageFileIsAClearError) {
+  WriteConfig("name: \"tiny\"\ninput {\n  name: \"x\"\n");
+  ExpectLoadError({"line 4: unterminated message (expected '}')"});
+  WriteConfig(std::string("\x89PNG\r\n\x1a\n\0\0", 10));
+  ExpectLoadError({"line 1: unexpected character"});
+  WriteConfig("name: tiny\n");
+  ExpectLoadError({"line 1: field 'name' must be a quoted string"});
+  WriteConfig("max_batch_size: -3\n");
+  ExpectLoadError({"field 'max_batch_size' must be an integer from 0"});
+  WriteConfig("input { name: \"x\" data_type: TYPE_STRING }\n");
+  ExpectLoadError({"data_type TYPE_STRING is not supported"});
+  WriteConfig(std::string(100, '{'));
+  ExpectLoadError({"expected a field name"});
+  std::string deep;
+  for (int i = 0; i < 100; ++i) deep += "a {";
+  WriteConfig(deep);
+  ExpectLoadError({"nested deeper than 32"});
+}
+
+TEST_F(RepositoryConfigTest, NoConfigReportsTheModel) {
+  ASSERT_TRUE(Load().ok());
+  EXPECT_EQ(repository_->Config("tiny"), nullptr);
+  EXPECT_TRUE(repository_->Find("tiny", "1").ok());
+}
+
+TEST(TritonConfigParseTest, AcceptsTheTextFormatsSyntax) {
+  // Angle brackets, ':' before '{', adjacent strings, escapes, extensions, lists of messages,
+  // empty lists, separators, '+' integers and comments after values.
+  auto config = ParseTritonConfig(R"(
+      name: "ti" 'ny'  # split in two
+      max_batch_size: +4;
+      input: < name: "a\"b" dims: [] data_type: TYPE_FP16 >
+      output [ { name: "o1" dims: -1 }, { name: "o2" } ]
+      [ext.field] { any { nested: [1.5, inf, "s"] } }
+      dynamic_batching { }
+  )",
+                                  "test");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->name, "tiny");
+  EXPECT_EQ(config->max_batch_size, 4);
+  ASSERT_EQ(config->inputs.size(), 1u);
+  EXPECT_EQ(config->inputs[0].name, "a\"b");
+  EXPECT_EQ(config->inputs[0].dtype, DType::kFloat16);
+  EXPECT_FALSE(config->inputs[0].has_dims);
+  ASSERT_EQ(config->outputs.size(), 2u);
+  EXPECT_EQ(config->outputs[0].dims, (std::vector<int64_t>{-1}));
+  EXPECT_EQ(config->outputs[1].name, "o2");
+  ASSERT_EQ(config->warnings.size(), 2u);
+  EXPECT_NE(config->warnings[0].find("test, line 6: unknown field '[ext.field]'"),
+            std::string::npos)
+      << config->warnings[0];
+  EXPECT_NE(config->warnings[1].find("'dynamic_batching'"), std::string::npos);
+}
+
+TEST(TritonConfigParseTest, RejectsMalformedText) {
+  for (const char* text :
+       {"name", "name:", "name: \"x", "input { name: \"x\" } }", "dims: [1, 2", "dims: [1 2]",
+        "input { dims: 3 }", "input { name: \"x\" dims: 2.5 }", "output: \"y\"", "name: 3",
+        "max_batch_size: 99999999999", "name: \"a\" name: \"b\"", "@"}) {
+    SCOPED_TRACE(text);
+    auto config = ParseTritonConfig(text, "test");
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(config.status().message().rfind("test, line 1: ", 0), 0u)
+        << config.status().message();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// External data.
+
+// Writes the tiny model to DIR/tiny.onnx with every initializer in DIR/tiny.weights.
+std::string WriteExternalModel(const fs::path& dir) {
+  Result<std::string> moved =
+      MoveWeightsToExternalData(TinyModelBytes(), dir.string(), "tiny.weights", 0);
+  EXPECT_TRUE(moved.ok()) << moved.status().ToString();
+  const std::string path = (dir / "tiny.onnx").string();
+  std::ofstream(path, std::ios::binary) << *moved;
+  return path;
+}
+
+std::vector<NamedTensor> TinyInput() {
+  Tensor x = Tensor::Zeros(DType::kFloat32, {1, 3, 8, 8});
+  float* p = x.data<float>();
+  // A fixed, non-trivial pattern in [-1, 1].
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] = std::sin(0.37f * static_cast<float>(i));
+  return {{"x", x}};
+}
+
+// Relative L2 error. The server runs the same kernels with other thread counts and fusion
+// boundaries, which reassociates float32 sums by a few ulp; 1e-5 is far above that and far
+// below any real defect (missing or wrong weights give errors of order 1).
+double RelativeError(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return INFINITY;
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double d = a.data<float>()[i] - b.data<float>()[i];
+    num += d * d;
+    den += static_cast<double>(a.data<float>()[i]) * a.data<float>()[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+TEST(ExternalDataTest, InliningRestoresTheSelfContainedModel) {
+  TempDir dir;
+  const std::string path = WriteExternalModel(dir.path());
+  std::ifstream in(path, std::ios::binary);
+  const std::string external((std::istreambuf_iterator<char>(in)), {});
+  ImportOptions options;
+  options.base_dir = dir.path().string();
+  auto inlined = InlineExternalData(external, options);
+  ASSERT_TRUE(inlined.ok()) << inlined.status().ToString();
+  ASSERT_TRUE(inlined->has_value());
+  EXPECT_GT((*inlined)->size(), external.size());
+  // A self-contained model needs no inlining, and the inlined one imports with no files at all.
+  auto again = InlineExternalData(**inlined, options);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value());
+  ImportOptions nowhere;
+  nowhere.base_dir = (dir.path() / "missing").string();
+  EXPECT_TRUE(ImportOnnx(**inlined, nowhere).ok());
+  EXPECT_FALSE(ImportOnnx(external, nowhere).ok());
+
+  // The content name covers the weights: other weights behind the same .onnx, another name.
+  {
+    std::fstream weights(dir.path() / "tiny.weights",
+                         std::ios::in | std::ios::out | std::ios::binary);
+    weights.seekp(0);
+    weights.write("\x7f\x7f\x7f\x7f", 4);
+  }
+  auto changed = InlineExternalData(external, options);
+  ASSERT_TRUE(changed.ok() && changed->has_value());
+  EXPECT_NE(net::ContentModelName(**changed), net::ContentModelName(**inlined));
+
+  // A missing weights file is the importer's clear error.
+  fs::remove(dir.path() / "tiny.weights");
+  auto missing = InlineExternalData(external, options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("tiny.weights"), std::string::npos)
+      << missing.status().ToString();
+}
+
+TEST(ExternalDataTest, OverTwoGibibytesIsRefusedBeforeReading) {
+  TempDir dir;
+  const std::string path = WriteExternalModel(dir.path());
+  std::ifstream in(path, std::ios::binary);
+  const std::string external((std::istreambuf_iterator<char>(in)), {});
+  // One external weight whose dims claim 3 GiB of float32: the size check comes before any
+  // read, so the weights file (a few kilobytes) is never read and nothing large is allocated.
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(external));
+  ASSERT_GT(model.graph().initializer_size(), 0);
+  onnx::TensorProto* w = model.mutable_graph()->mutable_initializer(0);
+  ASSERT_EQ(w->data_location(), onnx::TensorProto::EXTERNAL);
+  w->clear_dims();
+  w->add_dims(int64_t{805306368});
+  std::string inflated;
+  ASSERT_TRUE(model.SerializeToString(&inflated));
+  ImportOptions options;
+  options.base_dir = dir.path().string();
+  auto inlined = InlineExternalData(inflated, options);
+  ASSERT_FALSE(inlined.ok());
+  EXPECT_EQ(inlined.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(inlined.status().message().find("over the 2 GiB protobuf limit"), std::string::npos)
+      << inlined.status().ToString();
+}
+
+class ExternalDataOffloadTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repo_ = new TempDir();
+    auto server = testing::EdgeServerProcess::Start(EDGEINFER_CLI, repo_->path().string());
+    if (!server.ok()) {
+      start_error_ = server.status().ToString();
+      return;
+    }
+    server_ = std::move(server).value().release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete repo_;
+    repo_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr) << start_error_;
+    setenv("EDGEINFER_CACHE_DIR", (dir_.path() / "cache").c_str(), 1);
+    model_path_ = WriteExternalModel(dir_.path());
+  }
+
+  Result<std::unique_ptr<Session>> Open(const std::string& mode) {
+    SessionOptions o;
+    o.accelerator = server_->endpoint();
+    o.mode = mode;
+    o.threads = 1;
+    o.timeout_ms = 20000;
+    return Session::Open(model_path_, o);
+  }
+
+  static TempDir* repo_;
+  static testing::EdgeServerProcess* server_;
+  static std::string start_error_;
+  TempDir dir_;
+  std::string model_path_;
+};
+
+TempDir* ExternalDataOffloadTest::repo_ = nullptr;
+testing::EdgeServerProcess* ExternalDataOffloadTest::server_ = nullptr;
+std::string ExternalDataOffloadTest::start_error_;
+
+TEST_F(ExternalDataOffloadTest, EveryModeMatchesLocal) {
+  auto local = Open("local");
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  auto expected = (*local)->Run(TinyInput());
+  ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+  for (const std::string mode : {"remote", "split:1", "split:2", "auto"}) {
+    SCOPED_TRACE(mode);
+    auto session = Open(mode);
+    ASSERT_TRUE(session.ok()) << session.status().ToString() << "\n" << server_->Log();
+    EXPECT_EQ((*session)->mode(), mode);
+    auto got = (*session)->Run(TinyInput());
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), 1u);
+    EXPECT_LT(RelativeError((*expected)[0].tensor, (*got)[0].tensor), 1e-5);
+  }
+  // The server holds the inlined model under its content name, not the external-data file's.
+  net::EdgeClientOptions options;
+  options.address = server_->grpc_address();
+  auto client = net::EdgeClient::Connect(options);
+  ASSERT_TRUE(client.ok());
+  std::ifstream in(model_path_, std::ios::binary);
+  const std::string external((std::istreambuf_iterator<char>(in)), {});
+  ImportOptions import;
+  import.base_dir = dir_.path().string();
+  auto inlined = InlineExternalData(external, import);
+  ASSERT_TRUE(inlined.ok() && inlined->has_value());
+  auto ready = (*client)->ModelReady(net::ContentModelName(**inlined));
+  ASSERT_TRUE(ready.ok());
+  EXPECT_TRUE(*ready);
+  ready = (*client)->ModelReady(net::ContentModelName(external));
+  ASSERT_TRUE(ready.ok());
+  EXPECT_FALSE(*ready);
+}
+
+}  // namespace
+}  // namespace edgeinfer
