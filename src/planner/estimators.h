@@ -16,8 +16,8 @@
 namespace edgeinfer::planner {
 
 struct EstimatorOptions {
-  double alpha = 0.3;            // EWMA weight of the newest sample
-  double stale_after_ms = 2000;  // an estimate older than this asks for a probe
+  double alpha = 0.5;            // EWMA weight of the newest sample (docs/planner.md: why)
+  double stale_after_ms = 1000;  // an estimate older than this asks for a probe
 };
 
 // EWMA over the median of the last kWindow raw samples. Not synchronised (the estimators
