@@ -92,22 +92,9 @@ class Hammer {
 
 class OffloadAutoTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    repo_ = new TempDir();
-    auto server = EdgeServerProcess::Start(EDGEINFER_CLI, repo_->path(), {"--workers", "1"});
-    if (!server.ok()) {
-      start_error_ = server.status().ToString();
-      return;
-    }
-    server_ = std::move(server).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    delete repo_;
-    repo_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(server_, nullptr) << start_error_; }
+  static void SetUpTestSuite() { server_.Start(EDGEINFER_CLI, {"--workers", "1"}); }
+  static void TearDownTestSuite() { server_.Stop(); }
+  void SetUp() override { ASSERT_NE(server_.get(), nullptr) << server_.error(); }
 
   // `edgeinfer run MODEL ARGS --json` with a private profile cache; the parsed report.
   Result<nlohmann::json> RunCli(const std::string& model, const std::string& args) {
@@ -119,15 +106,11 @@ class OffloadAutoTest : public ::testing::Test {
     return ParseReport(out.output);
   }
 
-  static TempDir* repo_;
-  static EdgeServerProcess* server_;
-  static std::string start_error_;
+  static SharedEdgeServer server_;
   TempDir dir_;
 };
 
-TempDir* OffloadAutoTest::repo_ = nullptr;
-EdgeServerProcess* OffloadAutoTest::server_ = nullptr;
-std::string OffloadAutoTest::start_error_;
+SharedEdgeServer OffloadAutoTest::server_;
 
 TEST_F(OffloadAutoTest, LoadMovesTheAutoCutButNotTheNoLoadCut) {
   // SqueezeNet needs a few ms of CPU a run: many 10 ms CFS periods' share at a quarter of a core

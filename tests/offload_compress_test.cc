@@ -52,26 +52,13 @@ Result<Graph> ResNet18At64() {
 
 class OffloadCompressTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    repo_ = new TempDir();
-    auto server = EdgeServerProcess::Start(EDGEINFER_CLI, repo_->path());
-    if (!server.ok()) {
-      start_error_ = server.status().ToString();
-      return;
-    }
-    server_ = std::move(server).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    delete repo_;
-    repo_ = nullptr;
-  }
+  static void SetUpTestSuite() { server_.Start(EDGEINFER_CLI); }
+  static void TearDownTestSuite() { server_.Stop(); }
 
   // Uploads the model, picks the first single-tensor cut at or after half the nodes whose
   // tensor is a ReLU output, and computes that tensor and the model output locally.
   void SetUp() override {
-    ASSERT_NE(server_, nullptr) << start_error_;
+    ASSERT_NE(server_.get(), nullptr) << server_.error();
     auto graph = ResNet18At64();
     ASSERT_TRUE(graph.ok()) << graph.status().ToString();
     auto bytes = ExportOnnx(*graph);
@@ -137,18 +124,14 @@ class OffloadCompressTest : public ::testing::Test {
     return stub->ModelInfer(&context, request, &response);
   }
 
-  static TempDir* repo_;
-  static EdgeServerProcess* server_;
-  static std::string start_error_;
+  static SharedEdgeServer server_;
   std::unique_ptr<net::EdgeClient> client_;
   std::string model_;
   std::string cut_;
   Tensor cut_tensor_;
 };
 
-TempDir* OffloadCompressTest::repo_ = nullptr;
-EdgeServerProcess* OffloadCompressTest::server_ = nullptr;
-std::string OffloadCompressTest::start_error_;
+SharedEdgeServer OffloadCompressTest::server_;
 
 inference::InferParameter Str(const std::string& s) {
   inference::InferParameter p;

@@ -65,23 +65,10 @@ std::vector<NamedTensor> Input(uint64_t seed) {
 
 class OffloadE2eTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    repo_ = new TempDir();
-    auto server = EdgeServerProcess::Start(EDGEINFER_CLI, repo_->path());
-    if (!server.ok()) {
-      start_error_ = server.status().ToString();
-      return;
-    }
-    server_ = std::move(server).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    delete repo_;
-    repo_ = nullptr;
-  }
+  static void SetUpTestSuite() { server_.Start(EDGEINFER_CLI); }
+  static void TearDownTestSuite() { server_.Stop(); }
   void SetUp() override {
-    ASSERT_NE(server_, nullptr) << start_error_;
+    ASSERT_NE(server_.get(), nullptr) << server_.error();
     model_path_ = dir_.path() + "/branchnet.onnx";
     ASSERT_TRUE(ExportOnnxFile(BranchNet(), model_path_).ok());
   }
@@ -95,16 +82,12 @@ class OffloadE2eTest : public ::testing::Test {
     return Session::Open(model_path_, o);
   }
 
-  static TempDir* repo_;
-  static EdgeServerProcess* server_;
-  static std::string start_error_;
+  static SharedEdgeServer server_;
   TempDir dir_;
   std::string model_path_;
 };
 
-TempDir* OffloadE2eTest::repo_ = nullptr;
-EdgeServerProcess* OffloadE2eTest::server_ = nullptr;
-std::string OffloadE2eTest::start_error_;
+SharedEdgeServer OffloadE2eTest::server_;
 
 TEST_F(OffloadE2eTest, EveryModeMatchesLocal) {
   auto local = Open("local");

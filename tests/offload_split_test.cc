@@ -43,32 +43,15 @@ Result<Graph> ZooAtSize(const std::string& name, int64_t size) {
 
 class SplitSweepTest : public ::testing::TestWithParam<std::string> {
  protected:
-  static void SetUpTestSuite() {
-    repo_ = new TempDir();
-    auto server = EdgeServerProcess::Start(EDGEINFER_CLI, repo_->path());
-    if (!server.ok()) {
-      start_error_ = server.status().ToString();
-      return;
-    }
-    server_ = std::move(server).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    delete repo_;
-    repo_ = nullptr;
-  }
-  static TempDir* repo_;
-  static EdgeServerProcess* server_;
-  static std::string start_error_;
+  static void SetUpTestSuite() { server_.Start(EDGEINFER_CLI); }
+  static void TearDownTestSuite() { server_.Stop(); }
+  static SharedEdgeServer server_;
 };
 
-TempDir* SplitSweepTest::repo_ = nullptr;
-EdgeServerProcess* SplitSweepTest::server_ = nullptr;
-std::string SplitSweepTest::start_error_;
+SharedEdgeServer SplitSweepTest::server_;
 
 TEST_P(SplitSweepTest, EverySplitPointMatchesLocal) {
-  ASSERT_NE(server_, nullptr) << start_error_;
+  ASSERT_NE(server_.get(), nullptr) << server_.error();
   auto graph = ZooAtSize(GetParam(), 64);
   ASSERT_TRUE(graph.ok()) << graph.status().ToString();
   auto bytes = ExportOnnx(*graph);

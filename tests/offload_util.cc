@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -100,6 +102,39 @@ std::string EdgeServerProcess::Log() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+void SharedEdgeServer::Start(const std::string& cli, const std::vector<std::string>& extra_args) {
+  Stop();
+  // A private mkdtemp directory rather than a TempDir: two test headers define TempDir, and
+  // this file is linked into binaries that use either one.
+  std::error_code ec;
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path(ec);
+  if (ec) {
+    error_ = "no temporary directory: " + ec.message();
+    return;
+  }
+  std::string tmpl = (tmp / "edgeinfer_edge_XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    error_ = "cannot create a temporary repository from " + tmpl;
+    return;
+  }
+  repository_ = tmpl;
+  auto server = EdgeServerProcess::Start(cli, repository_, extra_args);
+  if (!server.ok()) {
+    error_ = server.status().ToString();
+    return;
+  }
+  server_ = std::move(server).value();
+}
+
+void SharedEdgeServer::Stop() {
+  server_.reset();
+  error_.clear();
+  if (repository_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(repository_, ec);
+  repository_.clear();
 }
 
 std::string BuildDirOf(const std::string& cli) {

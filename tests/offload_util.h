@@ -43,6 +43,32 @@ class EdgeServerProcess {
   std::string grpc_address_;
 };
 
+// One edge server shared by a test suite: Start() in SetUpTestSuite, Stop() in
+// TearDownTestSuite. Start never fails the suite; it records why the server did not come up, so
+// each test can `ASSERT_NE(server_.get(), nullptr) << server_.error()` and report it.
+class SharedEdgeServer {
+ public:
+  SharedEdgeServer() = default;
+  ~SharedEdgeServer() { Stop(); }
+  SharedEdgeServer(const SharedEdgeServer&) = delete;
+  SharedEdgeServer& operator=(const SharedEdgeServer&) = delete;
+
+  // Starts EdgeServerProcess::Start(cli, <fresh temp repository>, extra_args).
+  void Start(const std::string& cli, const std::vector<std::string>& extra_args = {});
+  // Kills the server, then removes its repository.
+  void Stop();
+  // Null when Start failed or was not called.
+  EdgeServerProcess* get() const { return server_.get(); }
+  EdgeServerProcess* operator->() const { return server_.get(); }
+  // Why the last Start failed; empty otherwise.
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string repository_;
+  std::unique_ptr<EdgeServerProcess> server_;
+  std::string error_;
+};
+
 // The directory holding the edgeinfer binary `cli` (the build directory), with a trailing '/'.
 std::string BuildDirOf(const std::string& cli);
 

@@ -368,23 +368,10 @@ TEST(ExternalDataTest, OverTwoGibibytesIsRefusedBeforeReading) {
 
 class ExternalDataOffloadTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    repo_ = new TempDir();
-    auto server = testing::EdgeServerProcess::Start(EDGEINFER_CLI, repo_->path().string());
-    if (!server.ok()) {
-      start_error_ = server.status().ToString();
-      return;
-    }
-    server_ = std::move(server).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    delete repo_;
-    repo_ = nullptr;
-  }
+  static void SetUpTestSuite() { server_.Start(EDGEINFER_CLI); }
+  static void TearDownTestSuite() { server_.Stop(); }
   void SetUp() override {
-    ASSERT_NE(server_, nullptr) << start_error_;
+    ASSERT_NE(server_.get(), nullptr) << server_.error();
     setenv("EDGEINFER_CACHE_DIR", (dir_.path() / "cache").c_str(), 1);
     model_path_ = WriteExternalModel(dir_.path());
   }
@@ -398,16 +385,12 @@ class ExternalDataOffloadTest : public ::testing::Test {
     return Session::Open(model_path_, o);
   }
 
-  static TempDir* repo_;
-  static testing::EdgeServerProcess* server_;
-  static std::string start_error_;
+  static testing::SharedEdgeServer server_;
   TempDir dir_;
   std::string model_path_;
 };
 
-TempDir* ExternalDataOffloadTest::repo_ = nullptr;
-testing::EdgeServerProcess* ExternalDataOffloadTest::server_ = nullptr;
-std::string ExternalDataOffloadTest::start_error_;
+testing::SharedEdgeServer ExternalDataOffloadTest::server_;
 
 TEST_F(ExternalDataOffloadTest, EveryModeMatchesLocal) {
   auto local = Open("local");
