@@ -456,6 +456,36 @@ TEST(LinkEstimatorTest, ConvergesAfterAStepAndRejectsOneOutlier) {
   EXPECT_GT(link.bandwidth_mbit(), 10.0);  // approached from above, never overshoots
 }
 
+// A change beyond a factor of two, seen in two consecutive samples, is taken at once: the
+// link drops from 100 to 5 Mbit/s (a 20x step an EWMA would take many samples to follow).
+TEST(LinkEstimatorTest, FollowsALargeStepAfterTwoSamples) {
+  LinkEstimator link;
+  for (int i = 0; i < 3; ++i) link.AddRtt(10.0, i);
+  // 100 Mbit/s: 1.25 MB takes 100 ms on the wire; 5 Mbit/s: 2000 ms.
+  for (int i = 0; i < 5; ++i) link.AddTransfer(1250000, 110.0, i);
+  EXPECT_NEAR(link.bandwidth_mbit(), 100.0, 1e-9);
+  link.AddTransfer(1250000, 2010.0, 10);
+  EXPECT_NEAR(link.bandwidth_mbit(), 100.0, 1e-9);  // one slow transfer: maybe an outlier
+  link.AddTransfer(1250000, 2010.0, 11);
+  EXPECT_NEAR(link.bandwidth_mbit(), 5.0, 1e-9);  // two: a step
+  // And back up.
+  link.AddTransfer(1250000, 110.0, 12);
+  link.AddTransfer(1250000, 110.0, 13);
+  EXPECT_NEAR(link.bandwidth_mbit(), 100.0, 1e-9);
+}
+
+// The server's queue empties when a burst of load ends: the estimate drops to the new level
+// after two replies instead of decaying.
+TEST(LoadEstimatorTest, QueueFollowsTheEndOfABurst) {
+  LoadEstimator load;
+  for (int i = 0; i < 5; ++i) load.AddReply(3.0, 300.0, i);
+  EXPECT_NEAR(load.queue_ms(), 300.0, 1e-9);
+  load.AddReply(1.0, 0.0, 10);
+  load.AddReply(1.0, 0.0, 11);
+  EXPECT_NEAR(load.queue_ms(), 0.0, 1e-9);
+  EXPECT_NEAR(load.load_factor(), 1.0, 1e-9);
+}
+
 TEST(LinkEstimatorTest, Staleness) {
   EstimatorOptions options;
   options.stale_after_ms = 2000;

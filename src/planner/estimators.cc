@@ -19,7 +19,17 @@ void SmoothedValue::Add(double sample, double alpha) {
   }
   const double median =
       count_ % 2 == 1 ? sorted[count_ / 2] : 0.5 * (sorted[count_ / 2 - 1] + sorted[count_ / 2]);
-  value_ = first ? median : alpha * median + (1.0 - alpha) * value_;
+  // A step: the two newest samples both lie beyond kStepRatio of the estimate on the same
+  // side. The estimate then jumps to the median (which already left the old level) instead of
+  // creeping towards it; one outlier alone never triggers it.
+  const double newest = window_[(next_ + kWindow - 1) % kWindow];
+  const double previous = window_[(next_ + kWindow - 2) % kWindow];
+  auto beyond = [this](double x, int side) {
+    return side > 0 ? x > value_ * kStepRatio : x * kStepRatio < value_;
+  };
+  const bool step = count_ >= 2 && ((beyond(newest, 1) && beyond(previous, 1)) ||
+                                    (beyond(newest, -1) && beyond(previous, -1)));
+  value_ = first || step ? median : alpha * median + (1.0 - alpha) * value_;
 }
 
 LinkEstimator::LinkEstimator(EstimatorOptions options) : options_(options) {}

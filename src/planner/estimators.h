@@ -6,7 +6,9 @@
 //
 // Each raw sample first passes a median of the last three samples (SmoothedValue), so one
 // outlier (a GC pause, a retransmission) never reaches the average; the first sample sets the
-// estimate directly. Times are in milliseconds on any monotonic clock the caller chooses.
+// estimate directly, and so does a step: two consecutive samples beyond a factor of two of the
+// estimate, on the same side, replace it with the median instead of letting the average creep.
+// Times are in milliseconds on any monotonic clock the caller chooses.
 #ifndef EDGEINFER_PLANNER_ESTIMATORS_H_
 #define EDGEINFER_PLANNER_ESTIMATORS_H_
 
@@ -25,6 +27,8 @@ struct EstimatorOptions {
 class SmoothedValue {
  public:
   static constexpr int kWindow = 3;
+  // Two consecutive samples more than this factor above (or below) the estimate are a step.
+  static constexpr double kStepRatio = 2.0;
 
   void Add(double sample, double alpha);
   bool has_value() const { return count_ > 0; }
