@@ -15,6 +15,7 @@
 #include "planner/planner.h"
 #include "runtime/device_profile.h"
 #include "runtime/local_session.h"
+#include "runtime/remote_stats.h"
 #include "runtime/session_inputs.h"
 #include "runtime/split_plan.h"
 
@@ -199,6 +200,14 @@ Result<std::shared_ptr<const Part>> AutoSession::GetPart(int prefix) {
   if (!part->plan.local_targets.empty()) {
     EI_ASSIGN_OR_RETURN(Graph prefix_graph, graph_.Slice({}, part->plan.local_targets));
     EI_ASSIGN_OR_RETURN(part->device, MakeLocalSession(std::move(prefix_graph), options_));
+    // A local session compiles on its first Run. Doing that here, on zeros, keeps compilation
+    // out of the timed device runs that teach the device speed factor (a first run of a new
+    // cut once took 10x its steady time and pushed the next decisions to the wrong cut).
+    std::vector<NamedTensor> zeros;
+    for (const TensorInfo& info : part->device->inputs()) {
+      zeros.push_back({info.name, Tensor::Zeros(info.dtype, info.shape)});
+    }
+    EI_RETURN_IF_ERROR(part->device->Run(zeros).status());
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = parts_.emplace(prefix, std::move(part));
@@ -316,17 +325,7 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
       Learn(timing, prediction.prefix);
       for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
       local.compressed = !transfer.compression.empty();
-      local.server_queue_ms = timing.server_queue_ms;
-      local.server_compute_ms = timing.server_compute_ms;
-      local.server_load_factor = timing.load_factor;
-      local.bytes_sent = timing.bytes_sent;
-      local.bytes_received = timing.bytes_received;
-      const double transfer_ms =
-          std::max(0.0, timing.round_trip_ms - timing.server_queue_ms - timing.server_compute_ms);
-      const double bytes = static_cast<double>(timing.bytes_sent + timing.bytes_received);
-      const double up_share = bytes > 0 ? static_cast<double>(timing.bytes_sent) / bytes : 0.5;
-      local.upload_ms = transfer_ms * up_share;
-      local.download_ms = transfer_ms - local.upload_ms;
+      FillRemoteStats(timing, &local);
     }
     for (const TensorInfo& info : full_->outputs()) {
       auto it = available.find(info.name);

@@ -7,6 +7,7 @@
 #include "net/client.h"
 #include "net/model_hash.h"
 #include "runtime/local_session.h"
+#include "runtime/remote_stats.h"
 #include "runtime/session_inputs.h"
 #include "runtime/split_plan.h"
 
@@ -75,19 +76,7 @@ class OffloadSession final : public Session {
       EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> received,
                           client_->Infer(model_name_, sent, plan_.remote_outputs, &timing));
       for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
-      local.server_queue_ms = timing.server_queue_ms;
-      local.server_compute_ms = timing.server_compute_ms;
-      local.server_load_factor = timing.load_factor;
-      local.bytes_sent = timing.bytes_sent;
-      local.bytes_received = timing.bytes_received;
-      // The transfer time is what the round trip spent outside the server's queue and compute;
-      // it is attributed to each direction in proportion to the bytes that crossed.
-      const double transfer =
-          std::max(0.0, timing.round_trip_ms - timing.server_queue_ms - timing.server_compute_ms);
-      const double bytes = static_cast<double>(timing.bytes_sent + timing.bytes_received);
-      const double up_share = bytes > 0 ? static_cast<double>(timing.bytes_sent) / bytes : 0.5;
-      local.upload_ms = transfer * up_share;
-      local.download_ms = transfer - local.upload_ms;
+      FillRemoteStats(timing, &local);
     }
     std::vector<NamedTensor> result;
     for (const TensorInfo& info : outputs_) {
