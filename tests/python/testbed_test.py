@@ -16,6 +16,7 @@ Prints 'N passed, M failed' and exits non-zero on any failure.
 """
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -168,6 +169,9 @@ def main():
 
     if os.geteuid() != 0:
         print("SKIPPED: testbed_test needs root (network namespaces and tc)")
+        return SKIP
+    if shutil.which("ip") is None or shutil.which("tc") is None:
+        print("SKIPPED: 'ip' or 'tc' is missing (Debian package iproute2)")
         return SKIP
     if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
         print("SKIPPED: 'ip netns' is not available here")
