@@ -86,9 +86,12 @@ TEST(CpuQuotaTest, QuarterCoreGetsAQuarterOfTheTime) {
   EXPECT_GE(r.cpu_s, 0.15 * r.wall_s) << "wall " << r.wall_s;
 }
 
-TEST(CpuQuotaTest, RejectsNonPositiveCores) {
+TEST(CpuQuotaTest, RejectsBadCoresOrPeriod) {
   EXPECT_EQ(LimitCpu(0).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(LimitCpu(-1).code(), StatusCode::kInvalidArgument);
+  // The kernel accepts CFS periods of 1 ms to 1 s; outside that nothing is touched.
+  EXPECT_EQ(LimitCpu(0.5, 0.5).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LimitCpu(0.5, 2000).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

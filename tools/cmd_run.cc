@@ -14,10 +14,10 @@
 #include "core/cpu_quota.h"
 #include "core/npy.h"
 #include "core/parallel.h"
+#include "core/units.h"
 #include "edgeinfer/session.h"
 #include "inputs.h"
 #include "net/memory_policy.h"
-#include "core/units.h"
 #include "report.h"
 
 namespace edgeinfer::tools {

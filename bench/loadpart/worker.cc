@@ -5,12 +5,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/cpu_quota.h"
 #include "net/memory_policy.h"
@@ -49,50 +47,6 @@ Result<std::string> ZooModelBytes(const std::string& name) {
 namespace {
 
 json Error(const Status& status) { return {{"ok", false}, {"error", status.ToString()}}; }
-
-bool WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  out.flush();
-  return static_cast<bool>(out);
-}
-
-// LimitCpu keeps the kernel's default 100 ms CFS period. Within one period a burst shorter than
-// cores x 100 ms runs at full speed, so a device at 0.5 core would run a 20 ms model as fast as
-// an unlimited one whenever it was idle before. A weak device is slow at every time scale, so
-// the worker narrows the period of its own group (LimitCpu's, holding only this process) to
-// `period_us`, keeping the ratio: at 0.5 core and 10 ms a 20 ms request then takes ~40 ms.
-Status NarrowQuotaPeriod(double cores, long period_us) {
-  std::ifstream cgroups("/proc/self/cgroup");
-  std::string line;
-  const long quota_us = std::max(1000L, std::lround(cores * static_cast<double>(period_us)));
-  while (std::getline(cgroups, line)) {
-    // "ID:CONTROLLERS:PATH"; v1 names the cpu controller, v2 has one line "0::PATH".
-    const size_t a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    if (controllers.empty()) {
-      const std::string dir = "/sys/fs/cgroup" + path;
-      if (WriteText(dir + "/cpu.max", std::to_string(quota_us) + " " + std::to_string(period_us)))
-        return Status::Ok();
-      continue;
-    }
-    std::stringstream names(controllers);
-    std::string name;
-    bool cpu = false;
-    while (std::getline(names, name, ',')) cpu = cpu || name == "cpu";
-    if (!cpu) continue;
-    for (const std::string& mount :
-         {std::string("/sys/fs/cgroup/cpu"), "/sys/fs/cgroup/" + controllers}) {
-      const std::string dir = mount + path;
-      if (WriteText(dir + "/cpu.cfs_period_us", std::to_string(period_us)) &&
-          WriteText(dir + "/cpu.cfs_quota_us", std::to_string(quota_us))) {
-        return Status::Ok();
-      }
-    }
-  }
-  return Status::FailedPrecondition("cannot find or write this process's cpu cgroup");
-}
 
 class Worker {
  public:
@@ -220,13 +174,11 @@ int RunDeviceWorker(int argc, char** argv) {
   json hello = {{"ok", true}, {"quota_applied", false}};
   char note[200];
   if (cores > 0) {
-    const Status quota = LimitCpu(cores);
+    const Status quota = LimitCpu(cores, period_ms);
     if (quota.ok()) {
-      const Status narrow = NarrowQuotaPeriod(cores, std::lround(period_ms * 1000));
       std::snprintf(note, sizeof note,
-                    "%.2f core(s) by a cgroup CPU quota on the device process (%g ms period%s)",
-                    cores, narrow.ok() ? period_ms : 100.0,
-                    narrow.ok() ? "" : ", could not narrow it");
+                    "%.2f core(s) by a cgroup CPU quota on the device process (%g ms period)",
+                    cores, period_ms);
       hello["quota_applied"] = true;
       hello["note"] = note;
     } else {

@@ -54,7 +54,7 @@ struct WorkerOptions {
   std::string self_exe;         // this binary
   std::string edge;             // what device sessions connect to (the link emulator)
   double cores = 0.5;           // CPU quota; <= 0: none
-  double quota_period_ms = 10;  // CFS period of the quota (see NarrowQuotaPeriod in worker.cc)
+  double quota_period_ms = 10;  // CFS period of the quota (LimitCpu in core/cpu_quota.h)
   int threads = 1;              // kernel threads of device sessions
   int timeout_ms = 60000;
 };

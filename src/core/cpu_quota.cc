@@ -20,8 +20,8 @@ namespace edgeinfer {
 namespace {
 
 constexpr char kGroupPrefix[] = "edgeinfer-";
-constexpr long kPeriodUs = 10000;  // 10 ms: a short period spreads the quota evenly over a run
-constexpr long kMinQuotaUs = 1000;  // the kernel's minimum quota
+constexpr long kMinQuotaUs = 1000;      // the kernel's minimum quota and period
+constexpr long kMaxPeriodUs = 1000000;  // the kernel's maximum period
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -157,9 +157,14 @@ void RemoveStaleCpuGroups() {
   if (h.ok()) RemoveStaleIn(h->parent);
 }
 
-Status LimitCpu(double cores) {
+Status LimitCpu(double cores, double period_ms) {
   if (!(cores > 0) || !std::isfinite(cores)) {
     return Status::InvalidArgument("cpu quota: cores must be > 0, got " + std::to_string(cores));
+  }
+  const long period_us = std::lround(period_ms * 1000.0);
+  if (!(period_us >= kMinQuotaUs && period_us <= kMaxPeriodUs)) {
+    return Status::InvalidArgument("cpu quota: the period must be 1-1000 ms, got " +
+                                   std::to_string(period_ms) + " ms");
   }
   EI_ASSIGN_OR_RETURN(Hierarchy h, FindHierarchy());
   RemoveStaleIn(h.parent);
@@ -167,7 +172,7 @@ Status LimitCpu(double cores) {
   if (mkdir(group.c_str(), 0755) != 0 && errno != EEXIST) {
     return CgroupError("mkdir", group, errno);
   }
-  const long quota_us = std::max(kMinQuotaUs, std::lround(cores * kPeriodUs));
+  const long quota_us = std::max(kMinQuotaUs, std::lround(cores * static_cast<double>(period_us)));
   Status configured;
   if (h.v2) {
     if (!Exists(group + "/cpu.max")) {
@@ -182,9 +187,9 @@ Status LimitCpu(double cores) {
       }
     }
     configured =
-        WriteFile(group + "/cpu.max", std::to_string(quota_us) + " " + std::to_string(kPeriodUs));
+        WriteFile(group + "/cpu.max", std::to_string(quota_us) + " " + std::to_string(period_us));
   } else {
-    configured = WriteFile(group + "/cpu.cfs_period_us", std::to_string(kPeriodUs));
+    configured = WriteFile(group + "/cpu.cfs_period_us", std::to_string(period_us));
     if (configured.ok()) {
       configured = WriteFile(group + "/cpu.cfs_quota_us", std::to_string(quota_us));
     }

@@ -36,7 +36,7 @@ struct InferTiming {
   double server_queue_ms = 0.0;    // reply parameter "edgeinfer_queue_us"
   double server_compute_ms = 0.0;  // reply parameter "edgeinfer_compute_us"
   double load_factor = 0.0;        // reply parameter "edgeinfer_load_factor" (0 if absent)
-  double server_other_ms = 0.0;     // reply parameter "edgeinfer_other_us": server time outside
+  double server_other_ms = 0.0;    // reply parameter "edgeinfer_other_us": server time outside
                                    // queue and compute (decoding, compiling a new slice)
   double compress_ms = 0.0;        // client time spent compressing / quantising the inputs
   int64_t bytes_sent = 0;          // serialized request
@@ -87,8 +87,7 @@ class EdgeClient {
   Result<std::vector<NamedTensor>> Infer(const std::string& model,
                                          const std::vector<NamedTensor>& inputs,
                                          const std::vector<std::string>& output_names,
-                                         InferTiming* timing,
-                                         const TransferOptions& transfer = {});
+                                         InferTiming* timing, const TransferOptions& transfer = {});
 
  private:
   struct Impl;
