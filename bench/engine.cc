@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "backend/cpu/openmp_env.h"
+#include "bench_util.h"
 #include "core/parallel.h"
 #include "ir/flops.h"
 #include "ir/passes.h"
@@ -61,16 +62,6 @@ double Median(std::vector<double> v) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
 }
 
 // Best GFLOP/s of a 2048^3 sgemm through oneDNN with `threads` threads over 8 timed runs: the
@@ -251,14 +242,7 @@ int Main(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   struct utsname u {};
   uname(&u);
-  std::string cpu = "unknown CPU";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
+  const std::string cpu = CpuModelName();
   int ort_rc;
   std::string ort_version =
       Shell("node -e \"console.log(require('" + src +

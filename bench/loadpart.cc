@@ -43,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/cpu_quota.h"
 #include "edgeinfer/session.h"
 #include "loadpart/process.h"
@@ -386,21 +387,6 @@ std::vector<int> CandidateCuts(const std::string& model, DeviceWorker& worker, c
     *how += ", the " + std::to_string(f.max_cuts) + " most often optimal kept";
   }
   return cuts;
-}
-
-std::string MachineLine() {
-  struct utsname un {};
-  uname(&un);
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, cpu = "unknown CPU";
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return cpu + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores, " +
-         un.sysname + " " + un.release + " " + un.machine;
 }
 
 std::string LoadAverage() {

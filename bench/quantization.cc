@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/parallel.h"
 #include "net/compress.h"
 #include "runtime/local_session.h"
@@ -42,16 +43,6 @@ namespace edgeinfer::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 // Per channel: three random sinusoidal gratings (1-6 cycles across the image, random
 // orientation and phase) plus Gaussian noise of 0.1, then scaled to mean 0, std 1 per channel,
@@ -186,24 +177,6 @@ double Int8Lz4Ratio(const std::vector<Tensor>& tensors) {
   return raw ? static_cast<double>(packed) / raw : 1.0;
 }
 
-std::string MachineLine() {
-  struct utsname un {};
-  uname(&un);
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, cpu = "unknown CPU";
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  std::ifstream loadavg("/proc/loadavg");
-  std::string load;
-  loadavg >> load;
-  return cpu + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores, " +
-         un.sysname + " " + un.release + ", load average " + load + " at the start";
-}
-
 int Run(int argc, char** argv) {
   // VGG-16 (15.5 GFLOPs) and OpenPose (~180 GFLOPs at 368x368) take minutes per seed sweep on
   // a shared core; they run only when named.
@@ -233,7 +206,9 @@ int Run(int argc, char** argv) {
       return 2;
     }
   }
-  const std::string machine = MachineLine();
+  std::string load;
+  std::ifstream("/proc/loadavg") >> load;
+  const std::string machine = MachineLine() + ", load average " + load + " at the start";
   SetNumThreads(threads);
   SessionOptions options;
   options.threads = threads;
