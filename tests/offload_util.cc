@@ -142,4 +142,15 @@ std::string BuildDirOf(const std::string& cli) {
   return slash == std::string::npos ? "./" : cli.substr(0, slash + 1);
 }
 
+Result<std::unique_ptr<Session>> SharedEdgeServer::OpenSession(const std::string& model_path,
+                                                               const std::string& mode) const {
+  if (server_ == nullptr) return Status::FailedPrecondition("edge server not started: " + error_);
+  SessionOptions o;
+  o.accelerator = server_->endpoint();
+  o.mode = mode;
+  o.threads = 1;
+  o.timeout_ms = 20000;
+  return Session::Open(model_path, o);
+}
+
 }  // namespace edgeinfer::testing

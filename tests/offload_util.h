@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "edgeinfer/session.h"
 #include "edgeinfer/status.h"
 
 namespace edgeinfer::testing {
@@ -62,6 +63,10 @@ class SharedEdgeServer {
   EdgeServerProcess* operator->() const { return server_.get(); }
   // Why the last Start failed; empty otherwise.
   const std::string& error() const { return error_; }
+  // A device Session on `model_path` that offloads to this server in `mode`, with one kernel
+  // thread and a 20 s deadline per call (the settings the offload tests share).
+  Result<std::unique_ptr<Session>> OpenSession(const std::string& model_path,
+                                               const std::string& mode) const;
 
  private:
   std::string repository_;

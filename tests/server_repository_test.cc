@@ -377,12 +377,7 @@ class ExternalDataOffloadTest : public ::testing::Test {
   }
 
   Result<std::unique_ptr<Session>> Open(const std::string& mode) {
-    SessionOptions o;
-    o.accelerator = server_->endpoint();
-    o.mode = mode;
-    o.threads = 1;
-    o.timeout_ms = 20000;
-    return Session::Open(model_path_, o);
+    return server_.OpenSession(model_path_, mode);
   }
 
   static testing::SharedEdgeServer server_;
