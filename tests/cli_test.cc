@@ -1,13 +1,19 @@
 // The edgeinfer command line, driven as a user would: real files, real process, exit codes.
 // Bad input (truncated or corrupt model, unknown op, dangling tensor, wrong input shape) must
 // give a clear message naming the problem and a non-zero exit, never a crash.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/npy.h"
+#include "offload_util.h"
 #include "onnx/onnx_io.h"
 #include "oracle_util.h"
 
@@ -212,6 +218,81 @@ TEST_F(CliTest, UnknownInputNameAndBadFlagsAreUsageErrors) {
   EXPECT_EQ(RunCli("run " + model_ + " --frobnicate").exit_code, 2);
   EXPECT_EQ(RunCli("run").exit_code, 2);
   EXPECT_EQ(RunCli("frobnicate").exit_code, 2);
+}
+
+// A loopback port with nothing listening: connections are refused at once.
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// plan --edge: the server profile comes from a live edge server (the model uploaded to it).
+class CliPlanEdgeTest : public CliTest {
+ protected:
+  static void SetUpTestSuite() { server_.Start(EDGEINFER_CLI, {"--workers", "1"}); }
+  static void TearDownTestSuite() { server_.Stop(); }
+  static SharedEdgeServer server_;
+};
+
+SharedEdgeServer CliPlanEdgeTest::server_;
+
+TEST_F(CliPlanEdgeTest, PlanTakesTheServerProfileFromTheEdge) {
+  ASSERT_NE(server_.get(), nullptr) << server_.error();
+  const std::string common =
+      "plan " + model_ + " --bandwidth 20mbit --rtt 1ms --repeat 2 --no-cache";
+  Outcome o = RunCli(common + " --edge " + server_->endpoint() + " --json");
+  ASSERT_EQ(o.exit_code, 0) << o.output << server_->Log();
+  auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_EQ(j["server_profile"], "edge " + server_->grpc_address());
+  EXPECT_TRUE(j["conditions"]["server_speedup"].is_null());
+  const int nodes = j["nodes"].get<int>();
+  ASSERT_GE(nodes, 1);
+  ASSERT_EQ(j["cuts"].size(), static_cast<size_t>(nodes + 1));
+  for (const auto& cut : j["cuts"]) {
+    for (const char* key : {"total_ms", "device_ms", "server_ms", "upload_ms", "download_ms"}) {
+      const double v = cut[key].get<double>();
+      EXPECT_TRUE(std::isfinite(v) && v >= 0.0) << key << " " << cut.dump();
+    }
+  }
+  // All-remote runs every node on the server, whose profile is positive.
+  EXPECT_GT(j["cuts"][0]["server_ms"].get<double>(), 0.0);
+  EXPECT_TRUE(std::isfinite(j["auto"]["total_ms"].get<double>()));
+
+  // The table's header says where the server profile came from (the model is on the server
+  // now, so this run does not upload it again).
+  Outcome text = RunCli(common + " --edge " + server_->grpc_address());
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("server profiled by edge " + server_->grpc_address()),
+            std::string::npos)
+      << text.output;
+}
+
+TEST_F(CliTest, PlanEdgeUnreachableNamesTheAddress) {
+  const std::string address = "127.0.0.1:" + std::to_string(ClosedPort());
+  Outcome o = RunCli("plan " + model_ + " --bandwidth 20mbit --repeat 1 --no-cache --edge " +
+                     address + " --timeout-ms 5000");
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("edgeinfer plan: " + model_), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("edge server " + address), std::string::npos) << o.output;
+}
+
+TEST_F(CliTest, PlanEdgeFlagsAreUsageErrors) {
+  const std::string plan = "plan " + model_ + " --bandwidth 20mbit --repeat 1 --no-cache";
+  Outcome both = RunCli(plan + " --edge 127.0.0.1:1 --server-speedup 4");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_NE(both.output.find("--server-speedup"), std::string::npos) << both.output;
+  Outcome scheme = RunCli(plan + " --edge http://127.0.0.1:1");
+  EXPECT_EQ(scheme.exit_code, 2) << scheme.output;
+  EXPECT_NE(scheme.output.find("http://127.0.0.1:1"), std::string::npos) << scheme.output;
+  EXPECT_EQ(RunCli(plan + " --token secret").exit_code, 2);
 }
 
 TEST(SessionApiTest, MissingAndExtraInputsAreErrors) {

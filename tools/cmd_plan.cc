@@ -1,7 +1,9 @@
 // edgeinfer plan: predicted latency of every cut of a model under given link and load
 // conditions, and the cut each policy picks.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,6 +18,7 @@
 #include "edgeinfer/session.h"
 #include "inputs.h"
 #include "ir/passes.h"
+#include "net/client.h"
 #include "onnx/onnx_io.h"
 #include "planner/cost_table.h"
 #include "planner/planner.h"
@@ -28,7 +31,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: edgeinfer plan MODEL.onnx --bandwidth RATE [--rtt TIME] [--load K] [--queue-ms Q]\n"
     "                      [--threads N] [--repeat N] [--input SPEC] [--seed N]\n"
-    "                      [--device-slowdown X] [--server-speedup X] [--policy P]\n"
+    "                      [--device-slowdown X] [--server-speedup X | --edge HOST:PORT\n"
+    "                      [--token T] [--tls-ca FILE] [--timeout-ms MS]] [--policy P]\n"
     "                      [--compression lz4|zstd --compress-ratio R [--compress-speed MB/s]]\n"
     "                      [--no-cache] [--all] [--json]\n\n"
     "Profiles MODEL on this machine (cached per model, machine, threads and input shapes; see\n"
@@ -43,6 +47,12 @@ constexpr char kUsage[] =
     "  --repeat N             profile repeats, median taken (default 10)\n"
     "  --device-slowdown X    device compute x X, to emulate a weaker device (default 1)\n"
     "  --server-speedup X     the server profile is the device profile / X (default 1)\n"
+    "  --edge HOST:PORT       take the server profile from this edge server instead (uploading\n"
+    "                         the model if it lacks it); grpc://HOST:PORT or grpcs://HOST:PORT\n"
+    "                         also accepted. Not with --server-speedup\n"
+    "  --token T              bearer token for --edge (default: $EDGEINFER_TOKEN)\n"
+    "  --tls-ca FILE          TLS to --edge, trusting the CA in FILE (default: $EDGEINFER_TLS_CA)\n"
+    "  --timeout-ms MS        deadline of each call to --edge (default 30000)\n"
     "  --policy P             also mark the pick of local, remote, fixed:N, auto, auto-noload\n"
     "  --compression CODEC    let cuts upload compressed with CODEC at --compress-ratio R\n"
     "                         (compressed / raw bytes) and --compress-speed MB/s (default 500);\n"
@@ -52,8 +62,8 @@ constexpr char kUsage[] =
     "                         local, remote and the chosen ones)\n"
     "  --json                 everything machine-readable, every cut\n\n"
     "Marks: auto = load-aware choice (LoADPart), noload = Neurosurgeon (K=1, Q=0), env = on the\n"
-    "lower envelope over K. The server profile comes from this machine; profiling a real edge\n"
-    "server is not available in this command yet.\n";
+    "lower envelope over K. The server profile is the edge server's own load-time profile with\n"
+    "--edge, else this machine's profile / --server-speedup.\n";
 
 int Usage(const std::string& message) {
   std::fprintf(stderr, "edgeinfer plan: %s (see --help)\n", message.c_str());
@@ -67,6 +77,26 @@ Result<std::string> ReadModel(const std::string& path) {
   data << in.rdbuf();
   if (in.bad()) return Status::DataLoss("cannot read model file '" + path + "'");
   return data.str();
+}
+
+// `value`, or environment variable `name` when `value` is empty.
+std::string EnvOr(const std::string& value, const char* name) {
+  if (!value.empty()) return value;
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+// The edge server's load-time per-step profile of the model in `bytes`, uploading the model
+// when the server lacks it (as mode auto does at open). Errors name the server's address.
+Result<std::vector<NodeProfile>> EdgeProfile(const net::EdgeClientOptions& options,
+                                             const std::string& bytes) {
+  Result<std::unique_ptr<net::EdgeClient>> client = net::EdgeClient::Connect(options);
+  if (!client.ok()) return client.status().WithContext("edge server " + options.address);
+  Result<std::string> name = (*client)->EnsureModel(bytes);
+  if (!name.ok()) return name.status().WithContext("uploading the model");
+  Result<std::vector<NodeProfile>> profile = (*client)->ServerProfile(*name);
+  if (!profile.ok()) return profile.status().WithContext("the server's profile");
+  return profile;
 }
 
 // "a", "a,b" or "a,b,+3" for more than three crossing tensors, at most `width` characters.
@@ -143,10 +173,11 @@ nlohmann::json PredictionJson(const planner::Prediction& p) {
 }  // namespace
 
 int PlanCommand(int argc, char** argv) {
-  Args args({"--bandwidth", "--rtt", "--load", "--queue-ms", "--threads", "--repeat", "--input",
-             "--seed", "--device-slowdown", "--server-speedup", "--policy", "--compression",
-             "--compress-ratio", "--compress-speed"},
-            {"--json", "--all", "--no-cache", "--help", "-h"});
+  Args args(
+      {"--bandwidth", "--rtt", "--load", "--queue-ms", "--threads", "--repeat", "--input", "--seed",
+       "--device-slowdown", "--server-speedup", "--policy", "--compression", "--compress-ratio",
+       "--compress-speed", "--edge", "--token", "--tls-ca", "--timeout-ms"},
+      {"--json", "--all", "--no-cache", "--help", "-h"});
   if (!args.Parse(argc, argv)) return Usage(args.error());
   if (args.Has("--help") || args.Has("-h")) {
     std::printf("%s", kUsage);
@@ -155,13 +186,33 @@ int PlanCommand(int argc, char** argv) {
   if (args.positionals().size() != 1) return Usage("expected one MODEL argument");
   Flags f;
   if (std::string error = ParseFlags(args, &f); !error.empty()) return Usage(error);
-  long long threads, repeat, seed;
+  long long threads, repeat, seed, timeout_ms;
   if (!args.GetInt("--threads", 1, &threads) || !args.GetInt("--repeat", 10, &repeat) ||
-      !args.GetInt("--seed", 0, &seed)) {
+      !args.GetInt("--seed", 0, &seed) || !args.GetInt("--timeout-ms", 30000, &timeout_ms)) {
     return Usage(args.error());
   }
   if (threads < 1 || threads > 1024) return Usage("--threads must be in [1, 1024]");
   if (repeat < 1 || repeat > 100000) return Usage("--repeat must be in [1, 100000]");
+  const bool edge = args.Has("--edge");
+  net::EdgeClientOptions client;
+  if (edge) {
+    if (args.Has("--server-speedup")) {
+      return Usage(
+          "--edge and --server-speedup exclude each other: with --edge the server profile is "
+          "the edge server's own");
+    }
+    if (timeout_ms < 1 || timeout_ms > INT32_MAX) return Usage("--timeout-ms must be >= 1");
+    client.token = EnvOr(args.Get("--token"), "EDGEINFER_TOKEN");
+    client.tls_ca_file = EnvOr(args.Get("--tls-ca"), "EDGEINFER_TLS_CA");
+    client.timeout_ms = static_cast<int>(timeout_ms);
+    if (Status s = net::ParseEndpoint(args.Get("--edge"), &client); !s.ok()) {
+      return Usage("--edge: " + s.message());
+    }
+  } else if (args.Has("--token") || args.Has("--tls-ca") || args.Has("--timeout-ms")) {
+    return Usage("--token, --tls-ca and --timeout-ms need --edge");
+  }
+  const std::string server_source =
+      edge ? "edge " + client.address : std::string("device/server-speedup");
   planner::Policy policy = planner::Policy::kLoadAware;
   int fixed_prefix = 0;
   if (args.Has("--policy")) {
@@ -196,14 +247,25 @@ int PlanCommand(int argc, char** argv) {
   for (const NamedTensor& in : *inputs) shapes[in.name] = in.tensor.shape();
   if (Status s = Specialize(&*graph, shapes); !s.ok()) return fail(s);
 
+  // The edge server before the device profile, which may take a while: a wrong address fails
+  // at once.
+  std::vector<NodeProfile> server;
+  if (edge) {
+    auto profile = EdgeProfile(client, *bytes);
+    if (!profile.ok()) return fail(profile.status());
+    server = std::move(profile).value();
+  }
+
   planner::ProfileCacheOptions cache;
   cache.enabled = !args.Has("--no-cache");
   bool from_cache = false;
   auto device = planner::LoadOrProfile(**session, *bytes, *inputs, static_cast<int>(threads),
                                        static_cast<int>(repeat), cache, &from_cache);
   if (!device.ok()) return fail(device.status());
-  std::vector<NodeProfile> server = *device;
-  for (NodeProfile& p : server) p.median_ms /= f.server_speedup;
+  if (!edge) {
+    server = *device;
+    for (NodeProfile& p : server) p.median_ms /= f.server_speedup;
+  }
   auto table = planner::BuildCostTable(*graph, *device, server);
   if (!table.ok()) return fail(table.status());
 
@@ -249,13 +311,14 @@ int PlanCommand(int argc, char** argv) {
         {"threads", threads},
         {"nodes", last},
         {"profile_from_cache", from_cache},
+        {"server_profile", server_source},
         {"conditions",
          {{"bandwidth_mbit", f.bandwidth_mbit},
           {"rtt_ms", f.rtt_ms},
           {"load_factor", f.load},
           {"queue_ms", f.queue_ms},
           {"device_slowdown", f.device_slowdown},
-          {"server_speedup", f.server_speedup},
+          {"server_speedup", edge ? nlohmann::json(nullptr) : nlohmann::json(f.server_speedup)},
           {"compression", compression.codec},
           {"compress_ratio", compression.codec.empty() ? 1.0 : f.compress_ratio}}},
         {"auto", PredictionJson(chosen)},
@@ -269,10 +332,13 @@ int PlanCommand(int argc, char** argv) {
 
   std::printf("%s: %d nodes, %d cuts; device profile %s (%lld threads)\n", model.c_str(), last,
               last + 1, from_cache ? "from cache" : "measured", threads);
+  char server_text[64];
+  std::snprintf(server_text, sizeof server_text, "/%.2f", f.server_speedup);
   std::printf(
-      "bandwidth %.3f Mbit/s, RTT %.3f ms, load K=%.2f, queue Q=%.3f ms, device x%.2f, server "
-      "/%.2f%s\n\n",
-      f.bandwidth_mbit, f.rtt_ms, f.load, f.queue_ms, f.device_slowdown, f.server_speedup,
+      "bandwidth %.3f Mbit/s, RTT %.3f ms, load K=%.2f, queue Q=%.3f ms, device x%.2f, "
+      "server %s%s\n\n",
+      f.bandwidth_mbit, f.rtt_ms, f.load, f.queue_ms, f.device_slowdown,
+      edge ? ("profiled by edge " + client.address).c_str() : server_text,
       compression.codec.empty() ? "" : (", " + compression.codec + " allowed").c_str());
   std::printf("%6s  %-32s %10s %10s %10s %10s %10s %10s  %s\n", "prefix", "crossing tensors",
               "upload KB", "device ms", "upload ms", "server ms", "down ms", "total ms", "marks");
