@@ -10,8 +10,8 @@
 //  - server load from background clients, threads of this process that send closed-loop
 //    remote inferences of --load-model straight to the server (not through the link):
 //      idle   no background client
-//      light  --light-clients clients (default 1)
-//      heavy  --heavy-clients clients (default 4)
+//      light  --light-clients clients (default 2: the server's workers busy, no queue)
+//      heavy  --heavy-clients clients (default 8: a queue in front of the workers)
 //      idle2  no background client again (does auto notice that the load is gone?)
 // Each phase has --requests slots; slot j runs at link rate bandwidth[j % n]. In one slot every
 // policy runs one request back to back, in an order rotated from slot to slot: auto,
@@ -20,11 +20,14 @@
 // server load factor k x queue time, using the device's profile under the quota and an
 // unloaded profile of the server's thread count; at most --max-cuts, the most often picked.
 // The oracle of a slot is the fastest of the fixed cuts measured in it (local, remote, splits).
-// Before its measured request each adaptive policy runs --settle unmeasured requests at the
-// slot's conditions, so its estimators have seen them.
+// Before the slot's measured requests the adaptive policies run unmeasured requests at the
+// slot's conditions, taking turns, at least --settle each and for at least --settle-ms in all,
+// so that their estimators (and background probes, which refresh estimates older than 1 s)
+// have seen the new rate and load.
 //
 // usage: bench_loadpart [--models a,b] [--requests N] [--quick | --demo] [--no-write] ...
 //        (--help lists every flag)
+#include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -41,6 +44,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench_util.h"
@@ -68,6 +72,7 @@ struct Flags {
   std::vector<double> bandwidths = {100, 50, 20, 10, 5};  // Mbit/s
   int requests = 5;                                       // slots per phase
   int settle = 2;
+  double settle_ms = 1500;
   int max_cuts = 4;
   double delay_ms = 5;
   double device_cores = 0.1;
@@ -75,10 +80,14 @@ struct Flags {
   int device_threads = 1;
   int server_threads = 1;
   int server_workers = 2;
-  int light_clients = 1;
-  int heavy_clients = 4;
+  int light_clients = 2;
+  int heavy_clients = 8;
   std::string load_model = "resnet50";
   double load_warmup_s = 1.5;
+  double gap_ms = 30;       // idle time before every measured request
+  std::string server_cpus;  // empty: the upper half of this machine's CPUs
+  std::string device_cpus;  // empty: the lower half
+  bool pin = true;
   std::string cli = EDGEINFER_CLI;
   std::string svg_model;  // empty: the first model
   std::string csv;        // empty: docs/loadpart.csv when writing
@@ -91,13 +100,20 @@ struct Flags {
 const char kUsage[] =
     "usage: bench_loadpart [--models a,b,...] [--requests N] [--quick | --demo] [--no-write]\n"
     "  [--bandwidth 100,50,20,10,5] [--delay-ms 5] [--device-cores 0.1] [--quota-period-ms 10]\n"
-    "  [--device-threads 1] [--server-threads 1] [--server-workers 2] [--light-clients 1] "
-    "[--heavy-clients 4]\n"
-    "  [--load-model resnet50] [--settle 2] [--max-cuts 4] [--no-oracle] [--svg-model NAME]\n"
-    "  [--csv FILE] [--cli PATH/edgeinfer]\n"
+    "  [--device-threads 1] [--server-threads 1] [--server-workers 2] [--light-clients 2] "
+    "[--heavy-clients 8]\n"
+    "  [--load-model resnet50] [--settle 2] [--settle-ms 1500] [--max-cuts 4] [--no-oracle] "
+    "[--svg-model NAME]\n"
+    "  [--csv FILE] [--cli PATH/edgeinfer] [--gap-ms 30]\n"
+    "  [--server-cpus LIST] [--device-cpus LIST] [--no-pin]\n"
     "--requests: request slots per load phase (idle, light, heavy, idle2); in a slot every\n"
     "policy runs once. --quick: 3 small models, 3 slots per phase. --demo: the README demo\n"
-    "(2 models, idle and heavy, local/remote/auto-noload/auto, prints only).\n";
+    "(2 models, idle and heavy, local/remote/auto-noload/auto, prints only).\n"
+    "Pinning (default with >= 2 CPUs): the server runs on the upper half of the CPUs\n"
+    "(--server-cpus), the device worker, link emulator and background clients on the lower\n"
+    "half (--device-cpus), like two machines; --no-pin lets them share every CPU.\n"
+    "--gap-ms: idle time before each measured request, so that no request inherits CPU-quota\n"
+    "debt (CFS throttling) from the one before it.\n";
 
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> out;
@@ -150,10 +166,20 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       f->heavy_clients = std::atoi(next().c_str());
     } else if (a == "--load-model") {
       f->load_model = next();
+    } else if (a == "--settle-ms") {
+      f->settle_ms = std::max(0.0, std::atof(next().c_str()));
     } else if (a == "--settle") {
       f->settle = std::max(0, std::atoi(next().c_str()));
     } else if (a == "--max-cuts") {
       f->max_cuts = std::max(0, std::atoi(next().c_str()));
+    } else if (a == "--gap-ms") {
+      f->gap_ms = std::max(0.0, std::atof(next().c_str()));
+    } else if (a == "--server-cpus") {
+      f->server_cpus = next();
+    } else if (a == "--device-cpus") {
+      f->device_cpus = next();
+    } else if (a == "--no-pin") {
+      f->pin = false;
     } else if (a == "--no-oracle") {
       f->oracle = false;
     } else if (a == "--svg-model") {
@@ -389,6 +415,55 @@ std::vector<int> CandidateCuts(const std::string& model, DeviceWorker& worker, c
   return cuts;
 }
 
+std::string CpuText(const std::vector<int>& cpus) {
+  std::string text;
+  for (int c : cpus) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(c);
+  }
+  return text;
+}
+
+// The CPUs of the server and of the device side (this process and the device worker): the
+// flags, or the upper and the lower half of the CPUs this process may use. Pins this process.
+// With fewer than two usable CPUs and no flags, nothing is pinned (`note` says so).
+Status ResolvePinning(const Flags& f, std::vector<int>* server, std::vector<int>* device,
+                      std::string* note) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+    return Status::Internal("sched_getaffinity failed");
+  }
+  std::vector<int> usable;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &allowed)) usable.push_back(c);
+  }
+  if (f.server_cpus.empty() && f.device_cpus.empty() && usable.size() < 2) {
+    *note = "not pinned: only one usable CPU, server and device share it";
+    return Status::Ok();
+  }
+  const size_t half = usable.size() / 2;
+  *device = std::vector<int>(usable.begin(), usable.begin() + static_cast<long>(half));
+  *server = std::vector<int>(usable.begin() + static_cast<long>(half), usable.end());
+  for (auto [flag, text, out] : {std::tuple{"--server-cpus", &f.server_cpus, server},
+                                 std::tuple{"--device-cpus", &f.device_cpus, device}}) {
+    if (text->empty()) continue;
+    auto parsed = ParseCpuList(*text);
+    if (!parsed.ok()) return parsed.status().WithContext(flag);
+    for (int c : *parsed) {
+      if (c >= CPU_SETSIZE || !CPU_ISSET(c, &allowed)) {
+        return Status::InvalidArgument(std::string(flag) + ": CPU " + std::to_string(c) +
+                                       " is not usable by this process");
+      }
+    }
+    *out = *parsed;
+  }
+  EI_RETURN_IF_ERROR(PinToCpus(*device));
+  *note = "server pinned to CPU " + CpuText(*server) +
+          "; device worker, link emulator and background clients to CPU " + CpuText(*device);
+  return Status::Ok();
+}
+
 std::string LoadAverage() {
   std::ifstream in("/proc/loadavg");
   std::string a, b, c;
@@ -439,6 +514,16 @@ int Main(int argc, char** argv) {
   Flags f;
   if (!ParseFlags(argc, argv, &f)) return 2;
   InstallCleanupHandlers();
+  // Pinning first, before this process starts any thread, so that every thread inherits it.
+  std::vector<int> server_cpus, device_cpus;
+  std::string pin_note = "not pinned (--no-pin): server, device and clients share every CPU";
+  if (f.pin) {
+    const Status pinned = ResolvePinning(f, &server_cpus, &device_cpus, &pin_note);
+    if (!pinned.ok()) {
+      std::fprintf(stderr, "bench_loadpart: %s\n", pinned.ToString().c_str());
+      return 2;
+    }
+  }
   std::vector<Phase> phases = {
       {"idle", 0}, {"light", f.light_clients}, {"heavy", f.heavy_clients}, {"idle2", 0}};
   if (f.demo) phases = {{"idle", 0}, {"heavy", f.heavy_clients}};
@@ -456,7 +541,7 @@ int Main(int argc, char** argv) {
       {f.cli, "serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--repository", tmp,
        "--allow-upload", "--threads", std::to_string(f.server_threads), "--workers",
        std::to_string(f.server_workers), "--max-queue", "256"},
-      false, tmp + "/server.log");
+      false, tmp + "/server.log", /*nice=*/0, server_cpus);
   Result<std::string> server_addr =
       server.ok() ? (*server)->WaitForLogValue("listening grpc=", 30000) : server.status();
   if (!server_addr.ok()) {
@@ -483,6 +568,7 @@ int Main(int argc, char** argv) {
   worker_options.cores = f.device_cores;
   worker_options.quota_period_ms = f.quota_period_ms;
   worker_options.threads = f.device_threads;
+  worker_options.cpus = device_cpus;
   auto worker = DeviceWorker::Start(worker_options);
   if (!worker.ok()) {
     std::fprintf(stderr, "bench_loadpart: %s\n", worker.status().ToString().c_str());
@@ -490,6 +576,7 @@ int Main(int argc, char** argv) {
   }
   DeviceWorker& device = **worker;
   Progress("== device: " + std::to_string(f.device_threads) + " thread(s), " + device.quota_note());
+  Progress("== CPUs: " + pin_note);
   if (!device.quota_applied()) {
     Progress(
         "   note: without the quota the device is as fast as the server's cores; the "
@@ -558,9 +645,15 @@ int Main(int argc, char** argv) {
       for (int j = 0; j < f.requests; ++j, ++slot) {
         const double bw = f.bandwidths[static_cast<size_t>(j) % f.bandwidths.size()];
         (*link)->SetRateMbit(bw);
-        for (const std::string& p : usable) {
-          if (p != "auto" && p != "auto-noload") continue;
-          for (int s = 0; s < f.settle; ++s) (void)device.Run(model + "/" + p);
+        const auto settle_start = Clock::now();
+        for (int s = 0;
+             s < f.settle ||
+             std::chrono::duration<double, std::milli>(Clock::now() - settle_start).count() <
+                 f.settle_ms;
+             ++s) {
+          for (const std::string& p : usable) {
+            if (p == "auto" || p == "auto-noload") (void)device.Run(model + "/" + p);
+          }
         }
         std::string line = "   [" + phase.name + " " + std::to_string(j + 1) + "/" +
                            std::to_string(f.requests) + ", " + Fmt("%g", bw) + " Mbit/s]";
@@ -573,6 +666,10 @@ int Main(int argc, char** argv) {
           r.bandwidth_mbit = bw;
           r.policy = p;
           r.order = static_cast<int>(k);
+          if (f.gap_ms > 0) {
+            std::this_thread::sleep_for(
+                std::chrono::microseconds(static_cast<int64_t>(f.gap_ms * 1000)));
+          }
           r.t_s = std::chrono::duration<double>(Clock::now() - model_start).count();
           auto sample = device.Run(model + "/" + p);
           r.ok = sample.ok();
@@ -650,8 +747,9 @@ int Main(int argc, char** argv) {
      << " at start, " << load_end << " at the end; other work shared the machine).\n\n"
      << "```sh\n"
      << f.command << "\n```\n\n"
-     << "Set-up (all on this machine): edge server `edgeinfer serve` with " << f.server_workers
-     << " workers x " << f.server_threads << " kernel thread(s); the device is a separate "
+     << "Set-up (all on this machine; " << pin_note << "): edge server `edgeinfer serve` with "
+     << f.server_workers << " workers x " << f.server_threads
+     << " kernel thread(s); the device is a separate "
      << "process with " << f.device_threads << " kernel thread(s), held to " << quota_note
      << "; device and server talk through the in-process link emulator "
      << "(`net::LinkEmulator`), " << Fmt("%g", f.delay_ms) << " ms one way, rate stepped "
@@ -661,9 +759,12 @@ int Main(int argc, char** argv) {
      << f.requests << " request slots, the load starting " << Fmt("%g", f.load_warmup_s)
      << " s before its first slot.\n\n"
      << "Method: in every slot each policy runs one request back to back at the same link rate "
-        "and load, in an order rotated from slot to slot; auto and auto-noload first run "
-     << f.settle
-     << " unmeasured request(s) so their estimators see the slot's conditions. "
+        "and load, in an order rotated from slot to slot, each after "
+     << Fmt("%g", f.gap_ms)
+     << " ms idle (no CPU-quota debt carried over); before them auto and auto-noload take turns "
+        "at unmeasured requests, at least "
+     << f.settle << " each and for at least " << Fmt("%g", f.settle_ms)
+     << " ms, so that their estimators see the slot's conditions. "
         "`auto` is the load-aware planner, `auto-noload` the same planner with k = 1, q = 0 "
         "(Neurosurgeon). The oracle of a slot is the fastest of the fixed cuts measured in that "
         "slot (local, remote and split:P for the candidates below; one request each, so the "

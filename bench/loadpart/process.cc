@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -14,7 +15,9 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace edgeinfer::bench {
 namespace {
@@ -58,9 +61,49 @@ void InstallCleanupHandlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+Status PinToCpus(const std::vector<int>& cpus) {
+  if (cpus.empty()) return Status::InvalidArgument("no CPU to pin to");
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus) {
+    if (c < 0 || c >= CPU_SETSIZE) {
+      return Status::InvalidArgument("CPU " + std::to_string(c) + " is out of range");
+    }
+    CPU_SET(c, &set);
+  }
+  if (sched_setaffinity(0, sizeof set, &set) != 0) {
+    return Status::InvalidArgument("sched_setaffinity failed (a CPU this process may not use?)");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<int>> ParseCpuList(const std::string& text) {
+  std::vector<int> cpus;
+  std::stringstream ss(text);
+  std::string item;
+  auto number = [](const std::string& s, int* out) {
+    if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos) {
+      return false;
+    }
+    *out = std::stoi(s);
+    return *out < CPU_SETSIZE;
+  };
+  while (std::getline(ss, item, ',')) {
+    const size_t dash = item.find('-');
+    int lo = 0, hi = 0;
+    const bool ok = dash == std::string::npos
+                        ? number(item, &lo) && number(item, &hi)
+                        : number(item.substr(0, dash), &lo) && number(item.substr(dash + 1), &hi);
+    if (!ok || hi < lo) return Status::InvalidArgument("bad CPU list item '" + item + "'");
+    for (int c = lo; c <= hi; ++c) cpus.push_back(c);
+  }
+  if (cpus.empty()) return Status::InvalidArgument("empty CPU list '" + text + "'");
+  return cpus;
+}
+
 Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std::string>& argv,
                                                           bool pipes, const std::string& log_path,
-                                                          int nice) {
+                                                          int nice, const std::vector<int>& cpus) {
   std::unique_ptr<ChildProcess> child(new ChildProcess());
   child->log_path_ = log_path;
   int to_child[2] = {-1, -1}, from_child[2] = {-1, -1};
@@ -76,6 +119,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
   std::vector<char*> cargv;
   for (std::string& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  // Built before fork(): the child only makes the system call.
+  cpu_set_t cpu_set;
+  CPU_ZERO(&cpu_set);
+  for (int c : cpus) {
+    if (c < 0 || c >= CPU_SETSIZE) return Status::InvalidArgument("CPU out of range");
+    CPU_SET(c, &cpu_set);
+  }
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) return Status::Internal("fork failed");
@@ -95,6 +145,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
     }
     if (log >= 0) dup2(log, STDERR_FILENO);
     if (nice > 0) setpriority(PRIO_PROCESS, 0, nice);
+    if (!cpus.empty() && sched_setaffinity(0, sizeof cpu_set, &cpu_set) != 0) _exit(126);
     execv(cargv[0], cargv.data());
     _exit(127);
   }

@@ -19,15 +19,23 @@ namespace edgeinfer::bench {
 // SIGINT/SIGTERM: SIGKILL every live child, then exit with 128 + signal.
 void InstallCleanupHandlers();
 
+// Pins the calling thread (and the threads it starts afterwards) to `cpus`. Errors: an empty
+// list or a CPU this process may not use.
+Status PinToCpus(const std::vector<int>& cpus);
+
+// "0", "0,2" or "0-3,6" -> CPU numbers. Errors name the bad item.
+Result<std::vector<int>> ParseCpuList(const std::string& text);
+
 class ChildProcess {
  public:
   // Runs argv[0] with `argv`. With `pipes`, the child's stdin and stdout are pipes to us
   // (WriteLine/ReadLine); else stdout goes to `log_path` (or is inherited when it is empty).
   // stderr goes to `log_path` when given, else it is inherited. `nice` > 0 lowers the child's
-  // priority.
+  // priority. A non-empty `cpus` pins the child (and every thread it starts) to those CPUs.
   static Result<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
                                                      bool pipes, const std::string& log_path,
-                                                     int nice = 0);
+                                                     int nice = 0,
+                                                     const std::vector<int>& cpus = {});
   ~ChildProcess();  // Kill()
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -214,7 +214,7 @@ Result<std::unique_ptr<DeviceWorker>> DeviceWorker::Start(const WorkerOptions& o
            "--device-threads", std::to_string(options.threads), "--timeout-ms",
            std::to_string(options.timeout_ms), "--quota-period-ms",
            std::to_string(options.quota_period_ms)},
-          /*pipes=*/true, ""));
+          /*pipes=*/true, "", /*nice=*/0, options.cpus));
   EI_ASSIGN_OR_RETURN(std::string line, worker->child_->ReadLine(60000));
   const json hello = json::parse(line, nullptr, false);
   if (hello.is_discarded() || !hello.value("ok", false)) {

@@ -57,6 +57,7 @@ struct WorkerOptions {
   double quota_period_ms = 10;  // CFS period of the quota (LimitCpu in core/cpu_quota.h)
   int threads = 1;              // kernel threads of device sessions
   int timeout_ms = 60000;
+  std::vector<int> cpus;  // CPUs the worker is pinned to; empty: not pinned
 };
 
 // The benchmark's handle on the worker process.
