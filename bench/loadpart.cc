@@ -3,10 +3,11 @@
 //
 // Set-up, all on one machine:
 //  - an edge server child process (edgeinfer serve --threads T --workers W);
-//  - the link emulator (net/linkem.h) in this process between the device and the server, its
-//    rate stepped through --bandwidth between slots, --delay one way;
-//  - the device: a child process held to --device-cores CPUs by a cgroup quota
-//    (core/cpu_quota.h); every device session runs there, so the quota binds only the device;
+//  - three emulated devices, one for auto, one for auto-noload and one for the fixed cuts
+//    (local, remote, split:P): each a child process held to --device-cores CPUs by a cgroup
+//    quota (core/cpu_quota.h), behind its own link emulator (net/linkem.h) in this process, all
+//    links' rates stepped together through --bandwidth between slots, --delay one way. Separate
+//    devices keep one auto session's background probes off another policy's link and quota;
 //  - server load from background clients, threads of this process that send closed-loop
 //    remote inferences of --load-model straight to the server (not through the link):
 //      idle   no background client
@@ -348,6 +349,12 @@ class LoadGenerator {
   std::vector<std::thread> threads_;
 };
 
+// An emulated device: its link emulator and its worker process.
+struct DeviceSide {
+  std::unique_ptr<net::LinkEmulator> link;
+  std::unique_ptr<DeviceWorker> worker;
+};
+
 struct Phase {
   std::string name;
   int clients = 0;
@@ -549,32 +556,46 @@ int Main(int argc, char** argv) {
                  server_addr.status().ToString().c_str());
     return 1;
   }
-  net::LinkOptions link_options;
-  link_options.to = *server_addr;
-  link_options.rate_bps = f.bandwidths.front() * 1e6;
-  link_options.delay_ms = f.delay_ms;
-  auto link = net::LinkEmulator::Start(link_options);
-  if (!link.ok()) {
-    std::fprintf(stderr, "bench_loadpart: link emulator: %s\n", link.status().ToString().c_str());
-    return 1;
-  }
-  Progress("== server at " + *server_addr + ", link emulator at " + (*link)->address() + " (" +
-           Fmt("%g", f.delay_ms) + " ms one way)");
-  WorkerOptions worker_options;
+  // One device per adaptive policy and one for the fixed cuts, each a process with its own
+  // quota behind its own link emulator, as separate devices would be: one session's background
+  // probes then never share a link or a CPU quota with another policy's measured request.
   char self[4096];
   const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-  worker_options.self_exe = len > 0 ? std::string(self, static_cast<size_t>(len)) : argv[0];
-  worker_options.edge = (*link)->address();
-  worker_options.cores = f.device_cores;
-  worker_options.quota_period_ms = f.quota_period_ms;
-  worker_options.threads = f.device_threads;
-  worker_options.cpus = device_cpus;
-  auto worker = DeviceWorker::Start(worker_options);
-  if (!worker.ok()) {
-    std::fprintf(stderr, "bench_loadpart: %s\n", worker.status().ToString().c_str());
-    return 1;
+  std::map<std::string, DeviceSide> devices;
+  for (const std::string role : {"auto", "auto-noload", "fixed"}) {
+    net::LinkOptions link_options;
+    link_options.to = *server_addr;
+    link_options.rate_bps = f.bandwidths.front() * 1e6;
+    link_options.delay_ms = f.delay_ms;
+    auto link = net::LinkEmulator::Start(link_options);
+    if (!link.ok()) {
+      std::fprintf(stderr, "bench_loadpart: link emulator: %s\n", link.status().ToString().c_str());
+      return 1;
+    }
+    WorkerOptions worker_options;
+    worker_options.self_exe = len > 0 ? std::string(self, static_cast<size_t>(len)) : argv[0];
+    worker_options.edge = (*link)->address();
+    worker_options.cores = f.device_cores;
+    worker_options.quota_period_ms = f.quota_period_ms;
+    worker_options.threads = f.device_threads;
+    worker_options.cpus = device_cpus;
+    auto worker = DeviceWorker::Start(worker_options);
+    if (!worker.ok()) {
+      std::fprintf(stderr, "bench_loadpart: %s\n", worker.status().ToString().c_str());
+      return 1;
+    }
+    devices[role] = DeviceSide{std::move(*link), std::move(*worker)};
   }
-  DeviceWorker& device = **worker;
+  auto device_for = [&](const std::string& policy) -> DeviceWorker& {
+    auto it = devices.find(policy);
+    return *(it != devices.end() ? it : devices.find("fixed"))->second.worker;
+  };
+  auto set_rate = [&](double mbit) {
+    for (auto& [role, side] : devices) side.link->SetRateMbit(mbit);
+  };
+  DeviceWorker& device = *devices["fixed"].worker;
+  Progress("== server at " + *server_addr + "; 3 devices (auto, auto-noload, fixed cuts), each " +
+           "behind its own link emulator (" + Fmt("%g", f.delay_ms) + " ms one way)");
   Progress("== device: " + std::to_string(f.device_threads) + " thread(s), " + device.quota_note());
   Progress("== CPUs: " + pin_note);
   if (!device.quota_applied()) {
@@ -622,10 +643,10 @@ int Main(int argc, char** argv) {
       if (uploaded.ok()) uploaded = (*client)->EnsureModel(*bytes).status();
       if (!uploaded.ok()) Progress("   cannot upload " + model + ": " + uploaded.ToString());
     }
-    (*link)->SetRateMbit(f.bandwidths.front());
+    set_rate(f.bandwidths.front());
     std::vector<std::string> usable;
     for (const std::string& p : policies) {
-      const Status s = device.Open(model + "/" + p, model, p);
+      const Status s = device_for(p).Open(model + "/" + p, model, p);
       if (s.ok()) {
         usable.push_back(p);
       } else {
@@ -644,7 +665,7 @@ int Main(int argc, char** argv) {
       const int64_t done_start = load.completed();
       for (int j = 0; j < f.requests; ++j, ++slot) {
         const double bw = f.bandwidths[static_cast<size_t>(j) % f.bandwidths.size()];
-        (*link)->SetRateMbit(bw);
+        set_rate(bw);
         const auto settle_start = Clock::now();
         for (int s = 0;
              s < f.settle ||
@@ -652,7 +673,7 @@ int Main(int argc, char** argv) {
                  f.settle_ms;
              ++s) {
           for (const std::string& p : usable) {
-            if (p == "auto" || p == "auto-noload") (void)device.Run(model + "/" + p);
+            if (p == "auto" || p == "auto-noload") (void)device_for(p).Run(model + "/" + p);
           }
         }
         std::string line = "   [" + phase.name + " " + std::to_string(j + 1) + "/" +
@@ -671,7 +692,7 @@ int Main(int argc, char** argv) {
                 std::chrono::microseconds(static_cast<int64_t>(f.gap_ms * 1000)));
           }
           r.t_s = std::chrono::duration<double>(Clock::now() - model_start).count();
-          auto sample = device.Run(model + "/" + p);
+          auto sample = device_for(p).Run(model + "/" + p);
           r.ok = sample.ok();
           if (sample.ok()) {
             r.sample = *sample;
@@ -702,12 +723,12 @@ int Main(int argc, char** argv) {
       }
     }
     load.SetActive(0);
-    for (const std::string& p : usable) (void)device.Close(model + "/" + p);
+    for (const std::string& p : usable) (void)device_for(p).Close(model + "/" + p);
   }
   const std::string load_end = LoadAverage();
   const std::string quota_note = device.quota_note();
   // The device process goes first, then the empty cgroup it leaves.
-  worker->reset();
+  devices.clear();
   RemoveStaleCpuGroups();
   int failures = 0;
   for (const Record& r : records) failures += r.ok ? 0 : 1;
@@ -749,10 +770,13 @@ int Main(int argc, char** argv) {
      << f.command << "\n```\n\n"
      << "Set-up (all on this machine; " << pin_note << "): edge server `edgeinfer serve` with "
      << f.server_workers << " workers x " << f.server_threads
-     << " kernel thread(s); the device is a separate "
-     << "process with " << f.device_threads << " kernel thread(s), held to " << quota_note
-     << "; device and server talk through the in-process link emulator "
-     << "(`net::LinkEmulator`), " << Fmt("%g", f.delay_ms) << " ms one way, rate stepped "
+     << " kernel thread(s); three emulated devices (auto, auto-noload, and one for the fixed "
+        "cuts), each a separate process with "
+     << f.device_threads << " kernel thread(s), held to " << quota_note
+     << ", and each behind its own in-process link emulator (`net::LinkEmulator`), so that one "
+        "session's background probes never share a link or a quota with another policy's "
+        "request; "
+     << Fmt("%g", f.delay_ms) << " ms one way, all rates stepped "
      << "through " << bws << " Mbit/s (slot j of a phase runs at rate j mod " << f.bandwidths.size()
      << "). Server load: background clients send closed-loop remote " << f.load_model
      << " inferences straight to the server. Phases: " << phase_text.str() << "each phase has "

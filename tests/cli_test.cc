@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "backend/cpu/openmp_env.h"
 #include "core/npy.h"
 #include "offload_util.h"
 #include "onnx/onnx_io.h"
@@ -102,6 +103,42 @@ TEST_F(CliTest, JsonAndSaveOutputsMatchTheApi) {
   auto saved2 = ReadNpyFile(out_dir + "/y.npy");
   ASSERT_TRUE(saved2.ok());
   EXPECT_LE(RelativeL2(*saved2, (*ref)[0].tensor), 1e-6);
+}
+
+// The OpenMP wait policy (backend/cpu/openmp_env.h): EDGEINFER_OMP_WAIT picks it, the process
+// re-executes itself with libgomp's variables set, and `run --json` reports what it ran with;
+// variables the user set win.
+TEST_F(CliTest, OpenMpWaitPolicyIsChosenAndReported) {
+  const std::string clean =
+      "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u EDGEINFER_OMP_WAIT_APPLIED -u "
+      "EDGEINFER_OMP_WAIT ";
+  auto wait_of = [&](const std::string& env) -> std::string {
+    Outcome o = Shell(clean + env + " " + EDGEINFER_CLI + " run " + model_ +
+                      " --json --threads 2 --repeat 1");
+    EXPECT_EQ(o.exit_code, 0) << o.output;
+    auto j = nlohmann::json::parse(o.output, nullptr, false);
+    if (j.is_discarded() || !j.contains("openmp_wait")) return "(no openmp_wait: " + o.output + ")";
+    return j["openmp_wait"].get<std::string>();
+  };
+  EXPECT_EQ(wait_of("EDGEINFER_OMP_WAIT=passive"), "passive");
+  EXPECT_EQ(wait_of("EDGEINFER_OMP_WAIT=spin"), "spin");
+  EXPECT_EQ(wait_of("GOMP_SPINCOUNT=7"), "user (GOMP_SPINCOUNT=7)");
+  EXPECT_EQ(wait_of("OMP_WAIT_POLICY=ACTIVE"), "user (OMP_WAIT_POLICY=ACTIVE)");
+  // auto depends on what else runs on the machine now: either choice, never the libgomp default.
+  const std::string chosen = wait_of("");
+  EXPECT_TRUE(chosen == "spin" || chosen == "passive") << chosen;
+  // An unknown value keeps the default (auto).
+  const std::string bad = wait_of("EDGEINFER_OMP_WAIT=sometimes");
+  EXPECT_TRUE(bad == "spin" || bad == "passive") << bad;
+
+  OpenMpWait w = OpenMpWait::kAuto;
+  EXPECT_TRUE(ParseOpenMpWait("spin", &w));
+  EXPECT_EQ(w, OpenMpWait::kSpin);
+  EXPECT_TRUE(ParseOpenMpWait("passive", &w));
+  EXPECT_EQ(w, OpenMpWait::kPassive);
+  EXPECT_FALSE(ParseOpenMpWait("Spin", &w));
+  EXPECT_EQ(w, OpenMpWait::kPassive);
+  EXPECT_GE(OtherRunnable(3, 1), 0.0);
 }
 
 TEST_F(CliTest, ProfilePrintsEveryStep) {

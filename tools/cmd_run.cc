@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "args.h"
+#include "backend/cpu/openmp_env.h"
 #include "commands.h"
 #include "core/cpu_quota.h"
 #include "core/npy.h"
@@ -255,6 +256,7 @@ int RunCommand(int argc, char** argv) {
   }
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
+  report["openmp_wait"] = OpenMpWaitDescription();
   report["peak_rss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB
   report["outputs"] = nlohmann::json::array();
   for (const NamedTensor& o : outputs) report["outputs"].push_back(SummarizeOutput(o));

@@ -32,7 +32,11 @@ void PrintUsage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  edgeinfer::ReexecWithPassiveOpenMpWait(argv);
+  // A server shares its cores between concurrent requests: its idle OpenMP workers sleep at
+  // once. Everything else spins briefly when the machine is idle at start (openmp_env.h).
+  edgeinfer::ConfigureOpenMpWait(argv, argc >= 2 && std::strcmp(argv[1], "serve") == 0
+                                           ? edgeinfer::OpenMpWait::kPassive
+                                           : edgeinfer::OpenMpWait::kAuto);
   if (argc < 2) {
     PrintUsage(stderr);
     return 2;

@@ -1,6 +1,7 @@
 #include "runtime/auto_session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <list>
@@ -37,6 +38,10 @@ constexpr int64_t kProbeMinBytes = 64 * 1024;
 // timers, fused steps shared evenly) for its load factor to mean anything; only its queue time
 // is used.
 constexpr double kMinLoadFactorMs = 0.5;
+// Background probes run only while the session is in use: within this long of its last
+// request. An idle application costs the link nothing; its first request after a pause decides
+// on the last estimates, and its own reply refreshes them.
+constexpr double kProbeWhileUsedMs = 10000.0;
 // Deadline of background probes: a probe never holds the destructor longer than this.
 constexpr int kProbeTimeoutMs = 5000;
 // Lossless codec tried for uploads. Its ratio per tensor and its speed are learnt from the
@@ -78,11 +83,16 @@ class AutoSession final : public Session {
         options_(std::move(options)),
         epoch_(Clock::now()) {
     compression_.codec = kCodec;
+    // The cut with the smallest upload of at least kProbeMinBytes (the latest of equals, so
+    // the server's share is small too): every probe costs the link as little as a bandwidth
+    // sample allows. All-remote when no cut uploads that much.
     probe_prefix_ = 0;
+    int64_t probe_bytes = -1;
     for (int p = table_.node_count - 1; p >= 0; --p) {
-      if (table_.cuts[static_cast<size_t>(p)].upload_bytes >= kProbeMinBytes) {
+      const int64_t bytes = table_.cuts[static_cast<size_t>(p)].upload_bytes;
+      if (bytes >= kProbeMinBytes && (probe_bytes < 0 || bytes < probe_bytes)) {
         probe_prefix_ = p;
-        break;
+        probe_bytes = bytes;
       }
     }
   }
@@ -148,6 +158,7 @@ class AutoSession final : public Session {
   const SessionOptions options_;
   const Clock::time_point epoch_;
   int probe_prefix_ = 0;  // the cut the probe slice starts from; fixed after construction
+  std::atomic<double> last_request_ms_{0.0};  // NowMs() of the newest request's start
 
   planner::LinkEstimator link_;  // thread safe
   planner::LoadEstimator load_;  // thread safe
@@ -273,6 +284,7 @@ Result<std::vector<NamedTensor>> AutoSession::ZeroInputs(const Part& part) const
 Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<NamedTensor>& inputs,
                                                            RunStats* stats) {
   const auto start = Clock::now();
+  last_request_ms_.store(NowMs());
   std::vector<Tensor> ordered;
   EI_RETURN_IF_ERROR(OrderInputs(full_->inputs(), inputs, &ordered));
   planner::CompressionModel compression;
@@ -395,6 +407,7 @@ void AutoSession::ProbeLoop() {
   while (!probe_cv_.wait_for(lock, period, [this] { return stop_; })) {
     const double now = NowMs();
     if (!load_.Stale(now) && !link_.Stale(now)) continue;
+    if (now - last_request_ms_.load() > kProbeWhileUsedMs) continue;
     lock.unlock();
     // A failed probe (server down, deadline) leaves the estimates as they are; the next
     // request reports the error if the server stays unreachable.
