@@ -51,9 +51,10 @@ constexpr char kCodec[] = "lz4";
 constexpr double kCompressionAlpha = 0.5;
 // Whole-model device runs at open that calibrate the device speed factor.
 constexpr int kCalibrationRuns = 3;
-// EWMA weight of a new device speed sample, and the smallest profiled prefix (ms) that gives
-// one (shorter prefixes are dominated by timer and scheduling noise).
-constexpr double kSpeedAlpha = 0.3;
+// EWMA weight of a new device speed sample (after SmoothedValue's median of 3, so that one
+// outlier run never moves the factor), and the smallest profiled prefix (ms) that gives one
+// (shorter prefixes are dominated by timer and scheduling noise).
+constexpr double kSpeedAlpha = 0.5;
 constexpr double kMinSpeedSampleMs = 1.0;
 
 double MsBetween(Clock::time_point from, Clock::time_point to) {
@@ -167,7 +168,7 @@ class AutoSession final : public Session {
   planner::CompressionModel compression_;  // guarded by mu_
   // Measured device time / profiled: a per-step profile misses what only whole runs see, e.g.
   // a CFS quota that lets a burst run at full speed and then throttles the process.
-  double device_speed_ = 1.0;                         // guarded by mu_
+  planner::SmoothedValue device_speed_;               // guarded by mu_; 1 until a sample
   std::map<int, std::shared_ptr<const Part>> parts_;  // guarded by mu_
   std::list<int> part_order_;                         // guarded by mu_, oldest first
 
@@ -189,7 +190,7 @@ planner::Conditions AutoSession::CurrentConditions(planner::CompressionModel* sn
   c.queue_ms = load_.queue_ms();
   c.compression = snapshot;
   std::lock_guard<std::mutex> lock(mu_);
-  c.device_speed = device_speed_;
+  c.device_speed = device_speed_.has_value() ? device_speed_.value() : 1.0;
   return c;
 }
 
@@ -265,7 +266,7 @@ void AutoSession::LearnDevice(double measured_ms, int prefix) {
   const double profiled = table_.cuts[static_cast<size_t>(prefix)].device_ms;
   if (profiled < kMinSpeedSampleMs || !(measured_ms > 0.0)) return;
   std::lock_guard<std::mutex> lock(mu_);
-  device_speed_ = kSpeedAlpha * (measured_ms / profiled) + (1.0 - kSpeedAlpha) * device_speed_;
+  device_speed_.Add(measured_ms / profiled, kSpeedAlpha);
 }
 
 Result<std::vector<NamedTensor>> AutoSession::ZeroInputs(const Part& part) const {
@@ -366,17 +367,15 @@ Status AutoSession::Probe(net::EdgeClient& client) {
 }
 
 Status AutoSession::Warm(const std::vector<NamedTensor>& zeros) {
-  std::vector<double> ms;
+  const double profiled = table_.cuts.back().device_ms;
   for (int i = 0; i < kCalibrationRuns; ++i) {
     const auto t = Clock::now();
     EI_RETURN_IF_ERROR(full_->Run(zeros).status());
-    ms.push_back(MsBetween(t, Clock::now()));
-  }
-  std::sort(ms.begin(), ms.end());
-  const double profiled = table_.cuts.back().device_ms;
-  if (profiled > 0.0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    device_speed_ = ms[ms.size() / 2] / profiled;
+    const double ms = MsBetween(t, Clock::now());
+    if (profiled > 0.0 && ms > 0.0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      device_speed_.Add(ms / profiled, kSpeedAlpha);
+    }
   }
   // The first call connects; its time is not a round trip.
   EI_RETURN_IF_ERROR(client_->ServerLive());
