@@ -73,6 +73,7 @@ struct Flags {
   std::vector<double> bandwidths = {100, 50, 20, 10, 5};  // Mbit/s
   int requests = 5;                                       // slots per phase
   int settle = 2;
+  int samples = 1;  // measured requests per policy per slot; the slot's value is their median
   double settle_ms = 1500;
   int max_cuts = 4;
   double delay_ms = 5;
@@ -103,7 +104,8 @@ const char kUsage[] =
     "  [--bandwidth 100,50,20,10,5] [--delay-ms 5] [--device-cores 0.1] [--quota-period-ms 10]\n"
     "  [--device-threads 1] [--server-threads 1] [--server-workers 2] [--light-clients 2] "
     "[--heavy-clients 8]\n"
-    "  [--load-model resnet50] [--settle 2] [--settle-ms 1500] [--max-cuts 4] [--no-oracle] "
+    "  [--load-model resnet50] [--settle 2] [--settle-ms 1500] [--samples 1] [--max-cuts 4] "
+    "[--no-oracle] "
     "[--svg-model NAME]\n"
     "  [--csv FILE] [--cli PATH/edgeinfer] [--gap-ms 30]\n"
     "  [--server-cpus LIST] [--device-cpus LIST] [--no-pin]\n"
@@ -167,6 +169,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       f->heavy_clients = std::atoi(next().c_str());
     } else if (a == "--load-model") {
       f->load_model = next();
+    } else if (a == "--samples") {
+      f->samples = std::max(1, std::atoi(next().c_str()));
     } else if (a == "--settle-ms") {
       f->settle_ms = std::max(0.0, std::atof(next().c_str()));
     } else if (a == "--settle") {
@@ -678,32 +682,39 @@ int Main(int argc, char** argv) {
         }
         std::string line = "   [" + phase.name + " " + std::to_string(j + 1) + "/" +
                            std::to_string(f.requests) + ", " + Fmt("%g", bw) + " Mbit/s]";
-        for (size_t k = 0; k < usable.size(); ++k) {
-          const std::string& p = usable[(k + static_cast<size_t>(slot)) % usable.size()];
-          Record r;
-          r.model = model;
-          r.phase = phase.name;
-          r.slot = slot;
-          r.bandwidth_mbit = bw;
-          r.policy = p;
-          r.order = static_cast<int>(k);
-          if (f.gap_ms > 0) {
-            std::this_thread::sleep_for(
-                std::chrono::microseconds(static_cast<int64_t>(f.gap_ms * 1000)));
+        for (int round = 0; round < f.samples; ++round) {
+          for (size_t k = 0; k < usable.size(); ++k) {
+            const std::string& p = usable[(k + static_cast<size_t>(slot + round)) % usable.size()];
+            Record r;
+            r.model = model;
+            r.phase = phase.name;
+            r.slot = slot;
+            r.bandwidth_mbit = bw;
+            r.policy = p;
+            r.order = static_cast<int>(k) + round * static_cast<int>(usable.size());
+            if (f.gap_ms > 0) {
+              std::this_thread::sleep_for(
+                  std::chrono::microseconds(static_cast<int64_t>(f.gap_ms * 1000)));
+            }
+            r.t_s = std::chrono::duration<double>(Clock::now() - model_start).count();
+            auto sample = device_for(p).Run(model + "/" + p);
+            r.ok = sample.ok();
+            if (sample.ok()) {
+              r.sample = *sample;
+            } else {
+              r.error = sample.status().ToString();
+            }
+            records.push_back(r);
           }
-          r.t_s = std::chrono::duration<double>(Clock::now() - model_start).count();
-          auto sample = device_for(p).Run(model + "/" + p);
-          r.ok = sample.ok();
-          if (sample.ok()) {
-            r.sample = *sample;
-          } else {
-            r.error = sample.status().ToString();
-          }
-          records.push_back(r);
         }
+        std::vector<Record> this_slot;
+        for (const Record& r : records) {
+          if (r.slot == slot && r.model == model) this_slot.push_back(r);
+        }
+        const std::vector<Record> medians = SlotMedians(this_slot);
         for (const std::string& p : MainPolicies()) {
-          for (const Record& r : records) {
-            if (r.slot == slot && r.model == model && r.policy == p) {
+          for (const Record& r : medians) {
+            if (r.policy == p) {
               line += " " + p + " " +
                       (r.ok ? Fmt("%.0f", r.sample.total_ms) + " (" + r.sample.cut + ")"
                             : std::string("failed"));
@@ -732,10 +743,13 @@ int Main(int argc, char** argv) {
   RemoveStaleCpuGroups();
   int failures = 0;
   for (const Record& r : records) failures += r.ok ? 0 : 1;
-  std::vector<Record> all = records;
+  // Tables and plot use each slot's median per policy; the CSV keeps every request.
+  std::vector<Record> all = SlotMedians(records);
   // With --no-oracle (and in the demo) the oracle is the better of local and remote.
-  const std::vector<Record> oracle = OracleRecords(records);
+  const std::vector<Record> oracle = OracleRecords(all);
   all.insert(all.end(), oracle.begin(), oracle.end());
+  std::vector<Record> every_request = records;
+  every_request.insert(every_request.end(), oracle.begin(), oracle.end());
 
   std::ostringstream phase_text;
   for (const Phase& p : phases) {
@@ -782,8 +796,10 @@ int Main(int argc, char** argv) {
      << " inferences straight to the server. Phases: " << phase_text.str() << "each phase has "
      << f.requests << " request slots, the load starting " << Fmt("%g", f.load_warmup_s)
      << " s before its first slot.\n\n"
-     << "Method: in every slot each policy runs one request back to back at the same link rate "
-        "and load, in an order rotated from slot to slot, each after "
+     << "Method: in every slot each policy runs " << f.samples
+     << " request(s) at the same link rate and load (rounds in which every policy runs once, "
+        "back to back, in an order rotated from round to round and slot to slot; a policy's "
+        "value for the slot is the median of its requests), each after "
      << Fmt("%g", f.gap_ms)
      << " ms idle (no CPU-quota debt carried over); before them auto and auto-noload take turns "
         "at unmeasured requests, at least "
@@ -791,8 +807,8 @@ int Main(int argc, char** argv) {
      << " ms, so that their estimators see the slot's conditions. "
         "`auto` is the load-aware planner, `auto-noload` the same planner with k = 1, q = 0 "
         "(Neurosurgeon). The oracle of a slot is the fastest of the fixed cuts measured in that "
-        "slot (local, remote and split:P for the candidates below; one request each, so the "
-        "minimum is slightly optimistic). Means are over the slots where every policy "
+        "slot (local, remote and split:P for the candidates below; the minimum of their slot "
+        "medians, so slightly optimistic). Means are over the slots where every policy "
         "succeeded. "
      << failures << " request(s) failed.\n\nOracle candidates: ";
   if (!f.oracle) md << "local and remote only (--no-oracle). ";
@@ -813,7 +829,7 @@ int Main(int argc, char** argv) {
                                : f.write ? std::string(EDGEINFER_SOURCE_DIR) + "/docs/loadpart.csv"
                                          : "";
   if (!csv_path.empty()) {
-    std::ofstream(csv_path) << Csv(all);
+    std::ofstream(csv_path) << Csv(every_request);
     Progress("wrote " + csv_path);
   }
   if (f.write) {

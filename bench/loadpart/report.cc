@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace edgeinfer::bench {
 namespace {
@@ -82,6 +83,27 @@ std::vector<std::string> ComparedPolicies() {
 
 bool IsFixedCut(const std::string& policy) {
   return policy == "local" || policy == "remote" || policy.rfind("split:", 0) == 0;
+}
+
+std::vector<Record> SlotMedians(const std::vector<Record>& records) {
+  std::map<std::tuple<std::string, int, std::string>, std::vector<const Record*>> groups;
+  for (const Record& r : records) groups[{r.model, r.slot, r.policy}].push_back(&r);
+  std::vector<Record> out;
+  for (auto& [key, group] : groups) {
+    std::vector<const Record*> ok;
+    for (const Record* r : group) {
+      if (r->ok) ok.push_back(r);
+    }
+    if (ok.empty()) {
+      out.push_back(*group.front());
+      continue;
+    }
+    std::sort(ok.begin(), ok.end(), [](const Record* a, const Record* b) {
+      return a->sample.total_ms < b->sample.total_ms;
+    });
+    out.push_back(*ok[(ok.size() - 1) / 2]);
+  }
+  return out;
 }
 
 std::vector<Record> OracleRecords(const std::vector<Record>& records) {

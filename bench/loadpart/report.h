@@ -35,6 +35,12 @@ inline const std::vector<std::string>& MainPolicies() {
 // Whether `policy` is a fixed cut (local, remote or split:N): an oracle candidate.
 bool IsFixedCut(const std::string& policy);
 
+// One record per (model, slot, policy): of that policy's successful requests in the slot, the
+// one with the median latency (the lower middle one for an even count); a policy whose every
+// request failed keeps its first failed record. With one request per policy per slot this is
+// the input unchanged (in another order).
+std::vector<Record> SlotMedians(const std::vector<Record>& records);
+
 // The oracle of each slot: the fastest successful fixed-cut record of that slot (policy
 // "oracle", its cut the winner's). Slots without any successful fixed cut get none.
 std::vector<Record> OracleRecords(const std::vector<Record>& records);
