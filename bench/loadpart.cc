@@ -118,23 +118,13 @@ const char kUsage[] =
     "--gap-ms: idle time before each measured request, so that no request inherits CPU-quota\n"
     "debt (CFS throttling) from the one before it.\n";
 
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 bool ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 0; i < argc; ++i) f->command += (i ? " " : "") + std::string(argv[i]);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
     if (a == "--models") {
-      f->models = SplitList(next());
+      f->models = SplitComma(next());
     } else if (a == "--requests") {
       f->requests = std::max(1, std::atoi(next().c_str()));
     } else if (a == "--quick") {
@@ -150,7 +140,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       f->write = false;
     } else if (a == "--bandwidth") {
       f->bandwidths.clear();
-      for (const std::string& b : SplitList(next())) f->bandwidths.push_back(std::atof(b.c_str()));
+      for (const std::string& b : SplitComma(next())) f->bandwidths.push_back(std::atof(b.c_str()));
     } else if (a == "--delay-ms") {
       f->delay_ms = std::atof(next().c_str());
     } else if (a == "--device-cores") {

@@ -257,19 +257,6 @@ TEST_F(CliTest, UnknownInputNameAndBadFlagsAreUsageErrors) {
   EXPECT_EQ(RunCli("frobnicate").exit_code, 2);
 }
 
-// A loopback port with nothing listening: connections are refused at once.
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // plan --edge: the server profile comes from a live edge server (the model uploaded to it).
 class CliPlanEdgeTest : public CliTest {
  protected:

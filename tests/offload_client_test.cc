@@ -11,6 +11,7 @@
 
 #include "net/client.h"
 #include "net/model_hash.h"
+#include "offload_util.h"
 #include "onnx/onnx_io.h"
 #include "oracle_util.h"
 #include "runtime/offload_config.h"
@@ -157,19 +158,6 @@ TEST(SplitPlanTest, PlansByIndexAndByNames) {
   EXPECT_TRUE(everything->remote_outputs.empty());
   EXPECT_EQ(PlanSplit(g, "nope").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(PlanSplit(g, "9").status().code(), StatusCode::kInvalidArgument);
-}
-
-// A loopback port with nothing listening: connections are refused at once.
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 class ClientFaultTest : public ::testing::Test {

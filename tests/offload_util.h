@@ -77,6 +77,10 @@ class SharedEdgeServer {
 // The directory holding the edgeinfer binary `cli` (the build directory), with a trailing '/'.
 std::string BuildDirOf(const std::string& cli);
 
+// A loopback port with nothing listening (bound, read, closed): connections are refused at
+// once.
+int ClosedPort();
+
 }  // namespace edgeinfer::testing
 
 #endif  // EDGEINFER_TESTS_OFFLOAD_UTIL_H_

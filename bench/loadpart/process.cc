@@ -61,16 +61,26 @@ void InstallCleanupHandlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-Status PinToCpus(const std::vector<int>& cpus) {
-  if (cpus.empty()) return Status::InvalidArgument("no CPU to pin to");
-  cpu_set_t set;
-  CPU_ZERO(&set);
+namespace {
+
+// `cpus` as a cpu_set_t. Errors: a CPU number out of range.
+Status ToCpuSet(const std::vector<int>& cpus, cpu_set_t* set) {
+  CPU_ZERO(set);
   for (int c : cpus) {
     if (c < 0 || c >= CPU_SETSIZE) {
       return Status::InvalidArgument("CPU " + std::to_string(c) + " is out of range");
     }
-    CPU_SET(c, &set);
+    CPU_SET(c, set);
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status PinToCpus(const std::vector<int>& cpus) {
+  if (cpus.empty()) return Status::InvalidArgument("no CPU to pin to");
+  cpu_set_t set;
+  EI_RETURN_IF_ERROR(ToCpuSet(cpus, &set));
   if (sched_setaffinity(0, sizeof set, &set) != 0) {
     return Status::InvalidArgument("sched_setaffinity failed (a CPU this process may not use?)");
   }
@@ -121,11 +131,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
   cargv.push_back(nullptr);
   // Built before fork(): the child only makes the system call.
   cpu_set_t cpu_set;
-  CPU_ZERO(&cpu_set);
-  for (int c : cpus) {
-    if (c < 0 || c >= CPU_SETSIZE) return Status::InvalidArgument("CPU out of range");
-    CPU_SET(c, &cpu_set);
-  }
+  EI_RETURN_IF_ERROR(ToCpuSet(cpus, &cpu_set));
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) return Status::Internal("fork failed");
