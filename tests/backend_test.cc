@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -394,6 +395,59 @@ TEST(BackendTest, ResidualBlockMuchFasterThanReference) {
   double cpu = time_ms("cpu");
   // A loose bound so that a loaded CI machine cannot make it flaky; oneDNN is ~10-50x faster.
   EXPECT_LT(cpu * 3, ref) << "cpu " << cpu << " ms, reference " << ref << " ms";
+}
+
+// A float tensor whose storage sets *freed when its last owner lets go.
+Tensor Tracked(Tensor values, std::shared_ptr<bool> freed) {
+  auto* bytes = new std::vector<uint8_t>(values.nbytes());
+  std::memcpy(bytes->data(), values.raw_data(), values.nbytes());
+  std::shared_ptr<void> owner(bytes, [freed](void* p) {
+    *freed = true;
+    delete static_cast<std::vector<uint8_t>*>(p);
+  });
+  return Tensor::Wrap(bytes->data(), DType::kFloat32, values.shape(), std::move(owner));
+}
+
+TEST(BackendTest, PlainWeightsAreFreedOnceTheirPackedCopyExists) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kAdd, OpKind::kRelu);
+  // conv (weights reordered into oneDNN's blocked layout) + an Add of a constant that the
+  // binary primitive reads in place.
+  Builder b;
+  ValueId x = b.Input("x", {1, 8, 10, 10});
+  auto weights_freed = std::make_shared<bool>(false);
+  auto addend_freed = std::make_shared<bool>(false);
+  ValueId w = b.Const("conv.w", Tracked(Random({16, 8, 3, 3}, 3), weights_freed));
+  ValueId y = b.g.AddValue("conv.y", DType::kFloat32, {1, 16, 10, 10});
+  b.g.AddNode(OpKind::kConv, "conv", {x, w}, {y}, ConvAttrs(3, 1));
+  ValueId c = b.Const("addend", Tracked(Random({1, 16, 10, 10}, 4), addend_freed));
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu", b.Binary(OpKind::kAdd, "add", y, c)));
+  const std::vector<Tensor> inputs = {Random({1, 8, 10, 10}, 5)};
+  std::vector<Tensor> want;
+  {
+    Graph copy = b.g;  // shares the weights: the caller's copy must stay intact
+    auto exe = FindBackend("cpu")->Compile(copy, CompileOptions{});
+    ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+    EXPECT_FALSE(*weights_freed);
+    EXPECT_TRUE(copy.value(w).is_constant());
+    auto ref = FindBackend("reference")->Compile(copy, CompileOptions{});
+    ASSERT_TRUE(ref.ok());
+    ASSERT_TRUE((*ref)->Run(inputs, &want).ok());
+  }
+  // Moved in, the executable is the only owner: the plain weights go during compilation.
+  auto exe = FindBackend("cpu")->Compile(std::move(b.g), CompileOptions{});
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  EXPECT_TRUE(*weights_freed) << "the plain conv weights outlived their packed copy";
+  EXPECT_FALSE((*exe)->graph().value(w).is_constant());
+  EXPECT_EQ((*exe)->graph().value(w).shape, (Shape{16, 8, 3, 3}));  // the shape stays
+  EXPECT_FALSE(*addend_freed) << "a constant a step reads in place was freed";
+  EXPECT_TRUE((*exe)->graph().value(c).is_constant());
+  for (int run = 0; run < 2; ++run) {
+    std::vector<Tensor> got;
+    ASSERT_TRUE((*exe)->Run(inputs, &got).ok());
+    EXPECT_LE(RelativeL2(got[0], want[0]), kTolerance);
+  }
+  (*exe).reset();  // the executable goes, and with it the last owner of the addend
+  EXPECT_TRUE(*addend_freed);
 }
 
 TEST(BackendTest, SequentialRunsReuseOneRunState) {

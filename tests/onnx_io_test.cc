@@ -524,6 +524,21 @@ TEST(OnnxImportTest, TruncatedModelIsDataLoss) {
   EXPECT_EQ(graph.status().code(), StatusCode::kDataLoss);
 }
 
+TEST(OnnxImportTest, EmptyFileAndDirectoryAreNamedErrors) {
+  const fs::path path =
+      fs::temp_directory_path() / ("onnxio_empty_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary).flush();
+  auto empty = ImportOnnxFile(path.string());
+  fs::remove(path);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(empty.status().message().find(path.string()), std::string::npos);
+  auto dir = ImportOnnxFile(fs::temp_directory_path().string());
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(dir.status().message().find("directory"), std::string::npos);
+}
+
 TEST(OnnxImportTest, MissingFileIsNotFoundNamingPath) {
   auto graph = ImportOnnxFile("/nonexistent/dir/model.onnx");
   ASSERT_FALSE(graph.ok());

@@ -36,13 +36,18 @@ class Executable {
   // As Run, and appends the wall time of each step to `timings`.
   virtual Status RunProfiled(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
                              std::vector<StepTiming>* timings) const = 0;
+  // The compiled graph (StepTiming::nodes index its nodes). A backend may have dropped the
+  // data of constants it holds in another form (packed weights): shapes and attributes stay.
+  virtual const Graph& graph() const = 0;
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
-  virtual Result<std::unique_ptr<Executable>> Compile(const Graph& graph,
+  // `graph` is taken by value: a caller that moves its graph in lets the backend free the
+  // plain bytes of weights it keeps only in a packed layout, during compilation.
+  virtual Result<std::unique_ptr<Executable>> Compile(Graph graph,
                                                       const CompileOptions& options) const = 0;
 };
 

@@ -29,6 +29,7 @@ class ReferenceExecutable : public Executable {
                      std::vector<StepTiming>* timings) const override {
     return RunImpl(inputs, outputs, timings);
   }
+  const Graph& graph() const override { return graph_; }
 
  private:
   Status RunImpl(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
@@ -85,7 +86,7 @@ class ReferenceExecutable : public Executable {
 class ReferenceBackend : public Backend {
  public:
   const char* name() const override { return "reference"; }
-  Result<std::unique_ptr<Executable>> Compile(const Graph& graph,
+  Result<std::unique_ptr<Executable>> Compile(Graph graph,
                                               const CompileOptions& options) const override {
     EI_RETURN_IF_ERROR(CheckCompilable(graph));
     if (options.threads > 0) SetNumThreads(options.threads);
@@ -94,7 +95,7 @@ class ReferenceBackend : public Backend {
     for (int n : order) {
       if (!graph.nodes()[static_cast<size_t>(n)].removed) live.push_back(n);
     }
-    return std::unique_ptr<Executable>(new ReferenceExecutable(graph, std::move(live)));
+    return std::unique_ptr<Executable>(new ReferenceExecutable(std::move(graph), std::move(live)));
   }
 };
 

@@ -1,5 +1,11 @@
 // ONNX ModelProto -> Graph.
+#include <fcntl.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -325,23 +331,43 @@ Result<Graph> ImportOnnx(const std::string& bytes, const ImportOptions& options)
 
 Result<Graph> ImportOnnxFile(const std::string& path) {
   std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status::InvalidArgument("'" + path + "' is a directory, not a file");
+  }
   const uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) return Status::NotFound("cannot read ONNX model '" + path + "': " + ec.message());
   if (size >= static_cast<uintmax_t>(INT_MAX)) {
     return Status::ResourceExhausted("ONNX model '" + path + "' has " + std::to_string(size) +
                                      " bytes, beyond the 2 GiB protobuf limit");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot open ONNX model '" + path + "'");
-  std::string bytes(static_cast<size_t>(size), '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(size));
-  if (static_cast<uintmax_t>(in.gcount()) != size) {
-    return Status::DataLoss("short read from ONNX model '" + path + "'");
+  if (size == 0) return Status::DataLoss("cannot parse ONNX model '" + path + "': it is empty");
+  // Parsed straight from the file through a small buffer: the weights are held once (in the
+  // ModelProto, then moved into the graph), not also as a copy of the whole file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::NotFound("cannot open ONNX model '" + path + "': " + std::strerror(errno));
+  }
+  onnx::ModelProto model;
+  bool parsed = false;
+  int read_errno = 0;
+  {
+    google::protobuf::io::FileInputStream stream(fd, 1 << 20);
+    parsed = model.ParseFromZeroCopyStream(&stream);
+    read_errno = stream.GetErrno();
+  }
+  ::close(fd);
+  if (read_errno != 0) {
+    return Status::DataLoss("short read from ONNX model '" + path +
+                            "': " + std::strerror(read_errno));
+  }
+  if (!parsed) {
+    return Status::DataLoss("cannot parse ONNX model '" + path + "': " + std::to_string(size) +
+                            " bytes are not a valid ModelProto (truncated or corrupt)");
   }
   ImportOptions options;
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   options.base_dir = parent.empty() ? "." : parent.string();
-  Result<Graph> graph = ImportOnnx(bytes, options);
+  Result<Graph> graph = Importer(model, options).Run();
   if (!graph.ok()) return graph.status().WithContext("'" + path + "'");
   return graph;
 }

@@ -18,16 +18,28 @@ namespace edgeinfer {
 
 namespace {
 
-// One specialisation of the model: the graph with every shape known and its executable.
+// One specialisation of the model: its executable, which holds the graph with every shape
+// known (executable->graph()).
 struct Compiled {
-  Graph graph;
   std::unique_ptr<Executable> executable;
 };
+
+bool AllInputShapesKnown(const Graph& graph) {
+  for (ValueId id : graph.inputs()) {
+    for (int64_t d : graph.value(id).shape) {
+      if (d < 0) return false;
+    }
+  }
+  return true;
+}
 
 class LocalSession final : public Session {
  public:
   LocalSession(Graph graph, const Backend* backend, SessionOptions options)
-      : graph_(std::move(graph)), backend_(backend), options_(std::move(options)) {
+      : graph_(std::move(graph)),
+        static_shapes_(AllInputShapesKnown(graph_)),
+        backend_(backend),
+        options_(std::move(options)) {
     for (ValueId id : graph_.inputs()) {
       const Value& v = graph_.value(id);
       inputs_.push_back({v.name, v.dtype, v.shape});
@@ -63,7 +75,7 @@ class LocalSession final : public Session {
       EI_RETURN_IF_ERROR(compiled->executable->RunProfiled(ordered, &outs, &timings));
       runs.push_back(std::move(timings));
     }
-    const Graph& g = compiled->graph;
+    const Graph& g = compiled->executable->graph();
     std::vector<NodeProfile> profile;
     for (size_t s = 0; s < runs[0].size(); ++s) {
       NodeProfile p;
@@ -107,17 +119,41 @@ class LocalSession final : public Session {
       auto it = cache_.find(key);
       if (it != cache_.end()) return it->second;
     }
-    // Compile outside the lock; a concurrent first Run of the same shapes may compile twice,
-    // and the first to finish wins. Compilation is deterministic, so either is fine.
+    // One compilation at a time; a concurrent first Run of the same shapes waits for it.
+    std::lock_guard<std::mutex> compiling(compile_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = cache_.find(key);
+      if (it != cache_.end()) return it->second;
+    }
+    if (consumed_) {
+      // Static input shapes admit one specialisation, compiled already (or failed).
+      if (!consumed_status_.ok()) return consumed_status_;
+      return Status::Internal("local session: no compiled form for input shapes " + key);
+    }
+    // With static input shapes this is the only compilation, so the imported graph is moved
+    // in: the backend then frees each plain weight once it holds its packed copy, instead of
+    // this session keeping every weight twice (plain here, packed in the executable).
+    Graph graph = static_shapes_ ? std::move(graph_) : graph_;
+    consumed_ = static_shapes_;
+    Result<std::shared_ptr<const Compiled>> compiled = Compile(std::move(graph), shapes);
+    if (!compiled.ok()) {
+      if (consumed_) consumed_status_ = compiled.status();
+      return compiled.status();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    cache_.emplace(key, *compiled);
+    return *compiled;
+  }
+
+  Result<std::shared_ptr<const Compiled>> Compile(Graph graph,
+                                                  const std::map<std::string, Shape>& shapes) {
     auto compiled = std::make_shared<Compiled>();
-    compiled->graph = graph_;
-    EI_RETURN_IF_ERROR(Specialize(&compiled->graph, shapes));
+    EI_RETURN_IF_ERROR(Specialize(&graph, shapes));
     CompileOptions copts;
     copts.threads = options_.threads;
-    EI_ASSIGN_OR_RETURN(compiled->executable, backend_->Compile(compiled->graph, copts));
-    std::lock_guard<std::mutex> lock(mu_);
-    auto [it, inserted] = cache_.emplace(key, std::move(compiled));
-    return it->second;
+    EI_ASSIGN_OR_RETURN(compiled->executable, backend_->Compile(std::move(graph), copts));
+    return std::shared_ptr<const Compiled>(std::move(compiled));
   }
 
   std::vector<NamedTensor> Name(std::vector<Tensor>& outs) const {
@@ -128,11 +164,15 @@ class LocalSession final : public Session {
     return named;
   }
 
-  const Graph graph_;  // as imported: dynamic dims still -1
+  Graph graph_;  // as imported: dynamic dims still -1; moved out by a static model's compile
+  const bool static_shapes_;
   const Backend* const backend_;
   const SessionOptions options_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
+  std::mutex compile_mu_;                  // held while compiling
+  bool consumed_ = false;                  // guarded by compile_mu_: graph_ was moved out
+  Status consumed_status_ = Status::Ok();  // guarded by compile_mu_: how that compile ended
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Compiled>> cache_;  // guarded by mu_
 };

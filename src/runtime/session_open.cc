@@ -16,6 +16,12 @@ namespace edgeinfer {
 
 Result<std::unique_ptr<Session>> Session::Open(const std::string& model_path,
                                                const SessionOptions& options) {
+  EI_ASSIGN_OR_RETURN(OffloadConfig config, ResolveOffloadConfig(options));
+  if (config.mode == OffloadConfig::Mode::kLocal) {
+    // Parsed from the file as it is read: the weights are never held twice while importing.
+    EI_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(model_path));
+    return MakeLocalSession(std::move(graph), options);
+  }
   EI_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(model_path));
   std::string dir = std::filesystem::path(model_path).parent_path().string();
   return OpenFromBytes(bytes, dir.empty() ? "." : dir, options);

@@ -72,8 +72,8 @@ dnnl::post_ops MakePostOps(const FusionGroup& group) {
   return po;
 }
 
-Compiler::Compiler(const Graph& graph, int threads)
-    : graph_(std::make_unique<Graph>(graph)),
+Compiler::Compiler(Graph graph, int threads)
+    : graph_(std::make_unique<Graph>(std::move(graph))),
       threads_(threads),
       engine_(dnnl::engine::kind::cpu, 0) {}
 
@@ -428,6 +428,21 @@ Status Compiler::FinishOutputs() {
   return Status::Ok();
 }
 
+void Compiler::ReleaseUnreadConstant(ValueId v) {
+  if (!graph_->value(v).is_constant()) return;
+  const int s = Primary(v);
+  if (s < 0 || slot(s).kind != Slot::Kind::kConstant) return;
+  for (const auto& step : steps_) {
+    for (int r : step->reads) {
+      if (r == s) return;
+      const Slot& read = slot(r);
+      if (read.kind == Slot::Kind::kAlias && read.index == s) return;
+    }
+  }
+  slots_[static_cast<size_t>(s)].constant = Tensor();
+  graph_->mutable_value(v).constant = Tensor();
+}
+
 Result<std::unique_ptr<Executable>> Compiler::Compile() {
   EI_RETURN_IF_ERROR(CheckCompilable(*graph_));
   EI_ASSIGN_OR_RETURN(std::vector<int> order, graph_->TopologicalOrder());
@@ -444,7 +459,7 @@ Result<std::unique_ptr<Executable>> Compiler::Compile() {
   pending_uses_ = use_count_;
   auto emitted = [&](int n) {
     for (ValueId v : graph_->nodes()[static_cast<size_t>(n)].inputs) {
-      if (v != kNoValue) --pending_uses_[static_cast<size_t>(v)];
+      if (v != kNoValue && --pending_uses_[static_cast<size_t>(v)] == 0) ReleaseUnreadConstant(v);
     }
   };
   for (size_t i = 0; i < graph_->inputs().size(); ++i) {

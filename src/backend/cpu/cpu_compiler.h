@@ -52,7 +52,7 @@ FusionPlan PlanFusions(const Graph& graph);
 
 class Compiler {
  public:
-  Compiler(const Graph& graph, int threads);
+  Compiler(Graph graph, int threads);
   Result<std::unique_ptr<Executable>> Compile();
 
   // --- used by the op emitters ---
@@ -100,6 +100,11 @@ class Compiler {
   Status EmitReference(int n);
   void EmitAliasOrCopy(int n);
   Status FinishOutputs();
+  // Called once every consumer of constant `v` is emitted: if no step reads its plain bytes
+  // (each consumer took a reordered copy), the slot and the graph drop them. When the caller
+  // moved its graph in, this frees each plain weight right after its packed copy is made, so
+  // the weights are never all held twice.
+  void ReleaseUnreadConstant(ValueId v);
   Checkpoint Save() const { return {steps_.size(), reorder_cache_.size(), plain_cache_.size()}; }
   void Restore(const Checkpoint& c);
   // Runs an emitter; a thrown dnnl::error or a `false` result rolls back what it added.

@@ -117,6 +117,7 @@ class CpuExecutable : public Executable {
   Status Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) const override;
   Status RunProfiled(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
                      std::vector<StepTiming>* timings) const override;
+  const Graph& graph() const override { return *graph_; }
 
   size_t arena_bytes() const { return arena_bytes_; }
   size_t num_steps() const { return steps_.size(); }
