@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "backend/cpu/conv_algorithm.h"
 #include "backend/cpu/cpu_executable.h"
 #include "ir/graph.h"
 #include "ops/op_registry.h"
@@ -395,6 +396,75 @@ TEST(BackendTest, ResidualBlockMuchFasterThanReference) {
   double cpu = time_ms("cpu");
   // A loose bound so that a loaded CI machine cannot make it flaky; oneDNN is ~10-50x faster.
   EXPECT_LT(cpu * 3, ref) << "cpu " << cpu << " ms, reference " << ref << " ms";
+}
+
+cpu::ConvShape Conv3x3(int64_t ic, int64_t oc, int64_t hw, int64_t stride = 1) {
+  cpu::ConvShape c;
+  c.in_channels = ic;
+  c.out_channels = oc;
+  c.out_h = c.out_w = hw;
+  c.kernel_h = c.kernel_w = 3;
+  c.stride_h = c.stride_w = stride;
+  return c;
+}
+
+TEST(ConvAlgorithmTest, WinogradPolicyNames) {
+  EXPECT_EQ(cpu::ParseWinogradPolicy("auto"), cpu::WinogradPolicy::kAuto);
+  EXPECT_EQ(cpu::ParseWinogradPolicy("on"), cpu::WinogradPolicy::kOn);
+  EXPECT_EQ(cpu::ParseWinogradPolicy("off"), cpu::WinogradPolicy::kOff);
+  EXPECT_FALSE(cpu::ParseWinogradPolicy("yes").has_value());
+  EXPECT_FALSE(cpu::ParseWinogradPolicy("").has_value());
+}
+
+TEST(ConvAlgorithmTest, AutoPicksWinogradForWideLayersWithWorkPerThread) {
+  using cpu::PreferWinograd;
+  using cpu::WinogradPolicy;
+  // ResNet-18's 3x3 layers: 231 MFLOP each, at one and at two threads.
+  EXPECT_TRUE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(64, 64, 56), 1));
+  EXPECT_TRUE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(512, 512, 7), 2));
+  // GoogLeNet's 4a 3x3 branch (96 -> 208 at 14x14, 71 MFLOP) and SqueezeNet's expand3x3
+  // (16 -> 64 channels) stay direct; so does VGG-16's first layer (3 input channels).
+  EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(96, 208, 14), 1));
+  EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(16, 64, 55), 1));
+  EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(3, 64, 224), 1));
+  // The same layer can be worth it at one thread and not at four.
+  EXPECT_TRUE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(256, 256, 14), 1));
+  EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(256, 256, 14), 4));
+  // Shapes the kernels do not take are never chosen, whatever the policy.
+  cpu::ConvShape grouped = Conv3x3(256, 256, 56);
+  grouped.groups = 2;
+  cpu::ConvShape dilated = Conv3x3(256, 256, 56);
+  dilated.dilation_h = 2;
+  cpu::ConvShape five = Conv3x3(256, 256, 56);
+  five.kernel_h = five.kernel_w = 5;
+  for (const cpu::ConvShape& c : {Conv3x3(256, 256, 56, 2), grouped, dilated, five}) {
+    EXPECT_FALSE(cpu::WinogradEligible(c));
+    EXPECT_FALSE(PreferWinograd(WinogradPolicy::kOn, c, 1));
+  }
+  EXPECT_TRUE(PreferWinograd(WinogradPolicy::kOn, Conv3x3(16, 64, 55), 2));
+  EXPECT_FALSE(PreferWinograd(WinogradPolicy::kOff, Conv3x3(64, 64, 56), 1));
+}
+
+// A layer the default policy runs with Winograd (where the CPU has the kernels) must agree
+// with the reference convolution within the usual tolerance.
+TEST(BackendTest, WinogradSizedConvAgreesWithReference) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kAdd, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 64, 28, 28});
+  ValueId y = b.Unary(OpKind::kRelu, "relu1", b.Conv("c1", x, 128, 3, 1));
+  ValueId z = b.Conv("c2", y, 128, 3, 1);
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu2", z));
+  ASSERT_TRUE(cpu::PreferWinograd(cpu::WinogradPolicy::kAuto, Conv3x3(128, 128, 28), 1));
+  CompileOptions one;
+  one.threads = 1;
+  auto exe = FindBackend("cpu")->Compile(b.g, one);
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  const std::vector<Tensor> inputs = {Random({1, 64, 28, 28}, 7)};
+  std::vector<Tensor> got;
+  ASSERT_TRUE((*exe)->Run(inputs, &got).ok());
+  RunResult ref = edgeinfer::Run("reference", b.g, inputs);
+  ASSERT_EQ(ref.outputs.size(), 1u);
+  EXPECT_LE(RelativeL2(got[0], ref.outputs[0]), kTolerance);
 }
 
 // A float tensor whose storage sets *freed when its last owner lets go.

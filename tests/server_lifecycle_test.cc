@@ -36,7 +36,7 @@ std::string SlowModelBytes() {
   c.out_channels = 64;
   c.kernel = 3;
   c.pad = 1;
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < 14; ++i)
     h = b.Relu("relu" + std::to_string(i), b.Conv("conv" + std::to_string(i), h, c));
   c.out_channels = 1;  // a small reply: the stub's default receive limit is 4 MB
   b.Output(b.Conv("head", h, c), "y");

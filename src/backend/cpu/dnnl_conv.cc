@@ -1,7 +1,10 @@
 // oneDNN emitters for sliding-window ops: Conv (with fusions), ConvTranspose and pooling.
+#include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/conv_algorithm.h"
 #include "backend/cpu/cpu_compiler.h"
+#include "core/parallel.h"
 
 namespace edgeinfer::cpu {
 namespace {
@@ -127,12 +130,39 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
   }
   const Shape& out_shape = g.value(group.output).shape;
   memory::desc bias_md = PlainF32({oc});
-  dnnl::convolution_forward::desc desc(prop_kind::forward_inference, algorithm::convolution_direct,
-                                       Any(xs), Any(wdims), bias_md, Any(out_shape), w.strides,
-                                       w.dilation, w.pad_l, w.pad_r);
   dnnl::primitive_attr attr = Compiler::Attr();
   attr.set_post_ops(MakePostOps(group));
-  dnnl::convolution_forward::primitive_desc pd(desc, attr, c.engine());
+  auto make_pd = [&](algorithm alg) {
+    dnnl::convolution_forward::desc desc(prop_kind::forward_inference, alg, Any(xs), Any(wdims),
+                                         bias_md, Any(out_shape), w.strides, w.dilation, w.pad_l,
+                                         w.pad_r);
+    return dnnl::convolution_forward::primitive_desc(desc, attr, c.engine());
+  };
+  dnnl::convolution_forward::primitive_desc pd;
+  bool winograd = false;
+  if (xs.size() == 4) {
+    ConvShape conv;
+    conv.in_channels = xs[1];
+    conv.out_channels = oc;
+    conv.out_h = out_shape[2];
+    conv.out_w = out_shape[3];
+    conv.kernel_h = kernel[0];
+    conv.kernel_w = kernel[1];
+    conv.stride_h = w.strides[0];
+    conv.stride_w = w.strides[1];
+    conv.dilation_h = w.dilation[0] + 1;
+    conv.dilation_w = w.dilation[1] + 1;
+    conv.groups = groups;
+    winograd = PreferWinograd(WinogradPolicyFromEnv(), conv, std::max(1, GetNumThreads()));
+  }
+  if (winograd) {
+    try {
+      pd = make_pd(algorithm::convolution_winograd);
+    } catch (const dnnl::error&) {
+      winograd = false;  // no Winograd kernel for this CPU or configuration
+    }
+  }
+  if (!winograd) pd = make_pd(algorithm::convolution_direct);
 
   Result<int> wslot = c.ReorderedConstant(weights, PlainF32(wdims), pd.weights_desc());
   if (!wslot.ok()) return false;
