@@ -309,6 +309,30 @@ TEST(BackendTest, FlattenGemmSoftmaxHead) {
   ExpectAgree(b.g, {Random({2, 3, 16, 16}, 14)});
 }
 
+// Batch-1 fully connected layers (Gemm, transB) run as an inner product over the weights as
+// stored; alpha and beta are folded into copies, a 2-D [1, N] bias is read as [N].
+TEST(BackendTest, BatchOneFullyConnectedAgreesWithReference) {
+  REQUIRE_SCHEMAS(OpKind::kGemm, OpKind::kRelu);
+  for (float alpha : {1.f, 0.5f}) {
+    for (bool bias2d : {false, true}) {
+      Builder b;
+      ValueId x = b.Input("x", {1, 300});
+      Attributes gemm;
+      gemm.Set("transB", int64_t{1});
+      gemm.Set("alpha", alpha);
+      gemm.Set("beta", 2.f);
+      ValueId y = b.g.AddValue("fc.y", DType::kFloat32, {1, 70});
+      b.g.AddNode(OpKind::kGemm, "fc",
+                  {x, b.Const("fc.w", Random({70, 300}, 30)),
+                   b.Const("fc.b", Random(bias2d ? Shape{1, 70} : Shape{70}, 31))},
+                  {y}, gemm);
+      b.g.AddOutput(b.Unary(OpKind::kRelu, "relu", y));
+      RunResult cpu = ExpectAgree(b.g, {Random({1, 300}, 32)});
+      EXPECT_TRUE(Fused(cpu, {0, 1})) << "Gemm and Relu should be one step";
+    }
+  }
+}
+
 Graph ResidualBlock(int64_t c, int64_t hw) {
   Builder b;
   ValueId x = b.Input("x", {1, c, hw, hw});
