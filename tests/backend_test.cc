@@ -446,11 +446,15 @@ TEST(ConvAlgorithmTest, AutoPicksWinogradForWideLayersWithWorkPerThread) {
   // ResNet-18's 3x3 layers: 231 MFLOP each, at one and at two threads.
   EXPECT_TRUE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(64, 64, 56), 1));
   EXPECT_TRUE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(512, 512, 7), 2));
-  // GoogLeNet's 4a 3x3 branch (96 -> 208 at 14x14, 71 MFLOP) and SqueezeNet's expand3x3
-  // (16 -> 64 channels) stay direct; so does VGG-16's first layer (3 input channels).
+  // GoogLeNet's 4a 3x3 branch (96 -> 208 at 14x14, 71 MFLOP) stays direct; so does VGG-16's
+  // first layer (3 input channels).
   EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(96, 208, 14), 1));
-  EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(16, 64, 55), 1));
   EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(3, 64, 224), 1));
+  // SqueezeNet's expand3x3 (16 -> 64 at 55x55, 56 MFLOP): a large map, so Winograd at one
+  // thread; at two threads the work per thread is too small.
+  EXPECT_TRUE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(16, 64, 55), 1));
+  EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(16, 64, 55), 2));
+  EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(16, 64, 13), 1));
   // The same layer can be worth it at one thread and not at four.
   EXPECT_TRUE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(256, 256, 14), 1));
   EXPECT_FALSE(PreferWinograd(WinogradPolicy::kAuto, Conv3x3(256, 256, 14), 4));

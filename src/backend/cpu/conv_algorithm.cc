@@ -38,13 +38,16 @@ bool WinogradEligible(const ConvShape& conv) {
 bool PreferWinograd(WinogradPolicy policy, const ConvShape& conv, int threads) {
   if (policy == WinogradPolicy::kOff || !WinogradEligible(conv)) return false;
   if (policy == WinogradPolicy::kOn) return true;
-  if (conv.in_channels < kWinogradMinChannels || conv.out_channels < kWinogradMinChannels) {
-    return false;
-  }
   const double flops = 2.0 * static_cast<double>(conv.out_h) * static_cast<double>(conv.out_w) *
                        static_cast<double>(conv.in_channels) *
                        static_cast<double>(conv.out_channels) * 9.0;
-  return flops / std::max(1, threads) >= kWinogradMinFlopsPerThread;
+  const double per_thread = flops / std::max(1, threads);
+  const int64_t narrowest = std::min(conv.in_channels, conv.out_channels);
+  if (narrowest >= kWinogradMinChannels && per_thread >= kWinogradMinFlopsPerThread) return true;
+  // Large feature maps have enough tiles to amortise the transforms at half that work.
+  return narrowest >= kWinogradMinChannelsLargeMap &&
+         conv.out_h * conv.out_w >= kWinogradLargeMapPixels &&
+         per_thread >= kWinogradMinFlopsPerThreadLargeMap;
 }
 
 }  // namespace edgeinfer::cpu

@@ -33,10 +33,15 @@ struct ConvShape {
   int64_t dilation_h = 1, dilation_w = 1, groups = 1;  // ONNX form: 1 means none
 };
 
-// Layers below these stay direct under kAuto: fewer than 64 input or output channels (memory
-// bound, the transforms dominate) or under 100 MFLOP of direct-convolution work per thread.
+// kAuto picks Winograd for a layer with at least 64 input and output channels and 100 MFLOP
+// of direct-convolution work per thread, or, on feature maps of at least 27x27 outputs (many
+// tiles), with at least 16 channels and 50 MFLOP per thread. Thinner or smaller layers stay
+// direct: the transforms and layout changes cost more than the multiplies saved.
 constexpr int64_t kWinogradMinChannels = 64;
 constexpr double kWinogradMinFlopsPerThread = 100e6;
+constexpr int64_t kWinogradMinChannelsLargeMap = 16;
+constexpr int64_t kWinogradLargeMapPixels = 27 * 27;
+constexpr double kWinogradMinFlopsPerThreadLargeMap = 50e6;
 
 // True if the layer's shape is one oneDNN's Winograd kernels take (3x3, stride 1, no
 // dilation, one group).
