@@ -20,6 +20,8 @@
 // distinct cuts the planner picks (load-aware policy) over a grid of conditions: bandwidth x
 // server load factor k x queue time, using the device's profile under the quota and an
 // unloaded profile of the server's thread count; at most --max-cuts, the most often picked.
+// A split that auto or auto-noload chooses outside that set joins the fixed cuts from the slot
+// where it was first chosen (measured in that slot too), so the oracle never lacks a used cut.
 // The oracle of a slot is the fastest of the fixed cuts measured in it (local, remote, splits).
 // Before the slot's measured requests the adaptive policies run unmeasured requests at the
 // slot's conditions, taking turns, at least --settle each and for at least --settle-ms in all,
@@ -639,6 +641,7 @@ int Main(int argc, char** argv) {
     }
     set_rate(f.bandwidths.front());
     std::vector<std::string> usable;
+    const auto model_start = Clock::now();
     for (const std::string& p : policies) {
       const Status s = device_for(p).Open(model + "/" + p, model, p);
       if (s.ok()) {
@@ -647,7 +650,44 @@ int Main(int argc, char** argv) {
         Progress("   cannot open " + p + ": " + s.ToString());
       }
     }
-    const auto model_start = Clock::now();
+    // A cut that auto or auto-noload chooses but the envelope above missed (their live profiles
+    // and compression differ from the grid's) joins the fixed cuts from then on, so the oracle
+    // never lacks a cut a planner used. Returns whether `cut` was new.
+    std::vector<std::string> added;
+    auto add_cut = [&](const std::string& cut) {
+      if (!f.oracle || cut.rfind("split:", 0) != 0) return false;
+      if (std::find(usable.begin(), usable.end(), cut) != usable.end()) return false;
+      const Status s = device_for(cut).Open(model + "/" + cut, model, cut);
+      if (!s.ok()) {
+        Progress("   cannot open " + cut + ": " + s.ToString());
+        return false;
+      }
+      usable.push_back(cut);
+      added.push_back(cut);
+      return true;
+    };
+    auto measure = [&](const std::string& p, const Phase& phase, int slot, double bw, int order) {
+      Record r;
+      r.model = model;
+      r.phase = phase.name;
+      r.slot = slot;
+      r.bandwidth_mbit = bw;
+      r.policy = p;
+      r.order = order;
+      if (f.gap_ms > 0) {
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(static_cast<int64_t>(f.gap_ms * 1000)));
+      }
+      r.t_s = std::chrono::duration<double>(Clock::now() - model_start).count();
+      auto sample = device_for(p).Run(model + "/" + p);
+      r.ok = sample.ok();
+      if (sample.ok()) {
+        r.sample = *sample;
+      } else {
+        r.error = sample.status().ToString();
+      }
+      records.push_back(r);
+    };
     int slot = 0;
     for (const Phase& phase : phases) {
       load.SetActive(phase.clients);
@@ -666,8 +706,14 @@ int Main(int argc, char** argv) {
              std::chrono::duration<double, std::milli>(Clock::now() - settle_start).count() <
                  f.settle_ms;
              ++s) {
-          for (const std::string& p : usable) {
-            if (p == "auto" || p == "auto-noload") (void)device_for(p).Run(model + "/" + p);
+          // Not a loop over `usable`: add_cut appends to it.
+          for (const char* name : {"auto", "auto-noload"}) {
+            const std::string p = name;
+            if (std::find(usable.begin(), usable.end(), p) == usable.end()) continue;
+            auto sample = device_for(p).Run(model + "/" + p);
+            if (sample.ok() && add_cut(sample->cut)) {
+              Progress("   oracle candidate added: " + sample->cut + " (" + p + " chose it)");
+            }
           }
         }
         std::string line = "   [" + phase.name + " " + std::to_string(j + 1) + "/" +
@@ -675,27 +721,24 @@ int Main(int argc, char** argv) {
         for (int round = 0; round < f.samples; ++round) {
           for (size_t k = 0; k < usable.size(); ++k) {
             const std::string& p = usable[(k + static_cast<size_t>(slot + round)) % usable.size()];
-            Record r;
-            r.model = model;
-            r.phase = phase.name;
-            r.slot = slot;
-            r.bandwidth_mbit = bw;
-            r.policy = p;
-            r.order = static_cast<int>(k) + round * static_cast<int>(usable.size());
-            if (f.gap_ms > 0) {
-              std::this_thread::sleep_for(
-                  std::chrono::microseconds(static_cast<int64_t>(f.gap_ms * 1000)));
-            }
-            r.t_s = std::chrono::duration<double>(Clock::now() - model_start).count();
-            auto sample = device_for(p).Run(model + "/" + p);
-            r.ok = sample.ok();
-            if (sample.ok()) {
-              r.sample = *sample;
-            } else {
-              r.error = sample.status().ToString();
-            }
-            records.push_back(r);
+            measure(p, phase, slot, bw,
+                    static_cast<int>(k) + round * static_cast<int>(usable.size()));
           }
+        }
+        // A cut first chosen in a measured request is measured here, after the rounds, at the
+        // same rate and load, as often as every other policy.
+        std::vector<std::string> late;
+        for (const Record& r : records) {
+          if (r.slot == slot && r.model == model && r.ok && add_cut(r.sample.cut)) {
+            late.push_back(r.sample.cut);
+          }
+        }
+        for (const std::string& p : late) {
+          Progress("   oracle candidate added: " + p + " (chosen in a measured request)");
+        }
+        int order = f.samples * static_cast<int>(usable.size());
+        for (int round = 0; round < f.samples; ++round) {
+          for (const std::string& p : late) measure(p, phase, slot, bw, order++);
         }
         std::vector<Record> this_slot;
         for (const Record& r : records) {
@@ -725,6 +768,11 @@ int Main(int argc, char** argv) {
     }
     load.SetActive(0);
     for (const std::string& p : usable) (void)device_for(p).Close(model + "/" + p);
+    if (!added.empty()) {
+      std::string list;
+      for (const std::string& c : added) list += (list.empty() ? "" : ", ") + c.substr(6);
+      cut_notes[model] += "; added when a planner chose them: " + list;
+    }
   }
   const std::string load_end = LoadAverage();
   const std::string quota_note = device.quota_note();
@@ -769,7 +817,7 @@ int Main(int argc, char** argv) {
   std::ostringstream md;
   md << "## Load-aware partitioning (bench/loadpart.cc)\n\n"
      << "Measured " << date << " on " << MachineLine() << " (load average " << load_start
-     << " at start, " << load_end << " at the end; other work shared the machine).\n\n"
+     << " at start, " << load_end << " at the end).\n\n"
      << "```sh\n"
      << f.command << "\n```\n\n"
      << "Set-up (all on this machine; " << pin_note << "): edge server `edgeinfer serve` with "
@@ -804,7 +852,10 @@ int Main(int argc, char** argv) {
   if (!f.oracle) md << "local and remote only (--no-oracle). ";
   for (const auto& [model, note] : cut_notes) md << model << ": " << note << ". ";
   md << "(Envelope over bandwidth 5-100 Mbit/s x k 1-8 x queue 0-300 ms, from the device's "
-        "profile under the quota and an unloaded profile with the server's thread count.)\n\n"
+        "profile under the quota and an unloaded profile with the server's thread count. A split "
+        "that auto or auto-noload chose outside these joins the fixed cuts from that slot on; "
+        "chosen in a measured request, it is also measured in that slot right after the rounds, "
+        "as often as the other policies.)\n\n"
      << MarkdownTables(all, report) << "Summary (improvement = (noload - auto) / noload; gap = "
      << "(auto - oracle) / oracle; means over models of per-model means):\n\n"
      << MarkdownSummary(all, report);
