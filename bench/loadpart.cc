@@ -4,10 +4,11 @@
 // Set-up, all on one machine:
 //  - an edge server child process (edgeinfer serve --threads T --workers W);
 //  - three emulated devices, one for auto, one for auto-noload and one for the fixed cuts
-//    (local, remote, split:P): each a child process held to --device-cores CPUs by a cgroup
-//    quota (core/cpu_quota.h), behind its own link emulator (net/linkem.h) in this process, all
-//    links' rates stepped together through --bandwidth between slots, --delay one way. Separate
-//    devices keep one auto session's background probes off another policy's link and quota;
+//    (local, remote, split:P): each a child process held to --device-cores CPUs (or to
+//    --device-gflops GFLOP/s of this host's sgemm peak) by a cgroup quota (core/cpu_quota.h),
+//    behind its own link emulator (net/linkem.h) in this process, all links' rates stepped together
+//    through --bandwidth between slots, --delay one way. Separate devices keep one auto session's
+//    background probes off another policy's link and quota;
 //  - server load from background clients, threads of this process that send closed-loop
 //    remote inferences of --load-model straight to the server (not through the link):
 //      idle   no background client
@@ -37,6 +38,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -62,6 +64,7 @@
 #include "onnx/onnx_io.h"
 #include "planner/cost_table.h"
 #include "planner/planner.h"
+#include "sgemm_peak.h"
 #include "zoo/zoo.h"
 
 namespace edgeinfer::bench {
@@ -80,6 +83,7 @@ struct Flags {
   int max_cuts = 4;
   double delay_ms = 5;
   double device_cores = 0.1;
+  double device_gflops = 0;  // > 0: the device's speed in GFLOP/s, overriding device_cores
   double quota_period_ms = 10;
   int device_threads = 1;
   int server_threads = 1;
@@ -103,7 +107,8 @@ struct Flags {
 
 const char kUsage[] =
     "usage: bench_loadpart [--models a,b,...] [--requests N] [--quick | --demo] [--no-write]\n"
-    "  [--bandwidth 100,50,20,10,5] [--delay-ms 5] [--device-cores 0.1] [--quota-period-ms 10]\n"
+    "  [--bandwidth 100,50,20,10,5] [--delay-ms 5] [--device-cores 0.1 | --device-gflops G]\n"
+    "  [--quota-period-ms 10]"
     "  [--device-threads 1] [--server-threads 1] [--server-workers 2] [--light-clients 2] "
     "[--heavy-clients 8]\n"
     "  [--load-model resnet50] [--settle 2] [--settle-ms 1500] [--samples 1] [--max-cuts 4] "
@@ -118,7 +123,11 @@ const char kUsage[] =
     "(--server-cpus), the device worker, link emulator and background clients on the lower\n"
     "half (--device-cpus), like two machines; --no-pin lets them share every CPU.\n"
     "--gap-ms: idle time before each measured request, so that no request inherits CPU-quota\n"
-    "debt (CFS throttling) from the one before it.\n";
+    "debt (CFS throttling) from the one before it.\n"
+    "--device-gflops G: the device's speed as G GFLOP/s of sgemm instead of a fraction of a\n"
+    "core, so that the emulated device is equally fast on any host: its quota is G / (this\n"
+    "host's one-core sgemm peak, measured at start) cores, with the CFS period lengthened\n"
+    "where needed so the quota stays >= 1 ms (the kernel's minimum).\n";
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 0; i < argc; ++i) f->command += (i ? " " : "") + std::string(argv[i]);
@@ -147,6 +156,12 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       f->delay_ms = std::atof(next().c_str());
     } else if (a == "--device-cores") {
       f->device_cores = std::atof(next().c_str());
+    } else if (a == "--device-gflops") {
+      f->device_gflops = std::atof(next().c_str());
+      if (!(f->device_gflops > 0)) {
+        std::fprintf(stderr, "bench_loadpart: --device-gflops must be > 0\n");
+        return false;
+      }
     } else if (a == "--quota-period-ms") {
       f->quota_period_ms = std::atof(next().c_str());
     } else if (a == "--device-threads") {
@@ -527,6 +542,33 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
+  std::string speed_note;
+  if (f.device_gflops > 0) {
+    // Measured here, after pinning: on the device's CPUs, with one thread.
+    const double peak = SgemmPeak(1);
+    f.device_cores = f.device_gflops / peak;
+    if (f.device_cores > f.device_threads) {
+      std::fprintf(stderr,
+                   "bench_loadpart: --device-gflops %g needs %.2f cores of this host (one-core "
+                   "sgemm peak %.1f GFLOP/s) but the device has --device-threads %d\n",
+                   f.device_gflops, f.device_cores, peak, f.device_threads);
+      return 2;
+    }
+    f.quota_period_ms = std::max(f.quota_period_ms, std::ceil(1.0 / f.device_cores));
+    if (f.quota_period_ms > 1000) {
+      std::fprintf(stderr,
+                   "bench_loadpart: --device-gflops %g is %.4f cores of this host: below the "
+                   "1 ms per 1000 ms the kernel's CPU quota can express\n",
+                   f.device_gflops, f.device_cores);
+      return 2;
+    }
+    speed_note = Fmt("%g", f.device_gflops) +
+                 " GFLOP/s (--device-gflops) = " + Fmt("%.3f", f.device_cores) +
+                 " core(s) of this host, whose one-core sgemm peak " + "measured " +
+                 Fmt("%.1f", peak) + " GFLOP/s at start";
+    Progress("== device speed: " + speed_note + "; CFS period " + Fmt("%g", f.quota_period_ms) +
+             " ms");
+  }
   std::vector<Phase> phases = {
       {"idle", 0}, {"light", f.light_clients}, {"heavy", f.heavy_clients}, {"idle2", 0}};
   if (f.demo) phases = {{"idle", 0}, {"heavy", f.heavy_clients}};
@@ -825,6 +867,7 @@ int Main(int argc, char** argv) {
      << " kernel thread(s); three emulated devices (auto, auto-noload, and one for the fixed "
         "cuts), each a separate process with "
      << f.device_threads << " kernel thread(s), held to " << quota_note
+     << (speed_note.empty() ? "" : " (" + speed_note + ")")
      << ", and each behind its own in-process link emulator (`net::LinkEmulator`), so that one "
         "session's background probes never share a link or a quota with another policy's "
         "request; "
