@@ -108,8 +108,8 @@ struct Flags {
 const char kUsage[] =
     "usage: bench_loadpart [--models a,b,...] [--requests N] [--quick | --demo] [--no-write]\n"
     "  [--bandwidth 100,50,20,10,5] [--delay-ms 5] [--device-cores 0.1 | --device-gflops G]\n"
-    "  [--quota-period-ms 10]"
-    "  [--device-threads 1] [--server-threads 1] [--server-workers 2] [--light-clients 2] "
+    "  [--quota-period-ms 10] [--device-threads 1] [--server-threads 1] [--server-workers 2] "
+    "[--light-clients 2] "
     "[--heavy-clients 8]\n"
     "  [--load-model resnet50] [--settle 2] [--settle-ms 1500] [--samples 1] [--max-cuts 4] "
     "[--no-oracle] "
@@ -564,8 +564,8 @@ int Main(int argc, char** argv) {
     }
     speed_note = Fmt("%g", f.device_gflops) +
                  " GFLOP/s (--device-gflops) = " + Fmt("%.3f", f.device_cores) +
-                 " core(s) of this host, whose one-core sgemm peak " + "measured " +
-                 Fmt("%.1f", peak) + " GFLOP/s at start";
+                 " core(s) of this host, whose one-core sgemm peak measured " + Fmt("%.1f", peak) +
+                 " GFLOP/s at start";
     Progress("== device speed: " + speed_note + "; CFS period " + Fmt("%g", f.quota_period_ms) +
              " ms");
   }
