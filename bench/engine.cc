@@ -5,8 +5,10 @@
 // all, the same intra-op thread count, one inter-op thread), each a fresh process that loads the
 // model, warms up once and times --repeat runs. The reported latency is the median over all
 // timed runs of all rounds; peak memory is the process's peak RSS (ONNX Runtime's includes the
-// Node.js runtime, about 45 MB, reported separately as its baseline); load time is model load
-// plus first-run compilation. GFLOP/s uses edgeinfer's FLOP count of the model and is shown next
+// Node.js runtime, about 45 MB, reported separately as its baseline); load time is session
+// creation (read, import, optimise, compile for static shapes) and first run is the warm-up run
+// (which compiles for the input shapes where a model's shapes are symbolic), each the median over
+// rounds. GFLOP/s uses edgeinfer's FLOP count of the model and is shown next
 // to this machine's measured sgemm peak (oneDNN, 2048^3) at the same thread count.
 //
 // usage: bench_engine [--models a,b,...] [--threads 1,2] [--rounds N] [--repeat N]
@@ -93,7 +95,7 @@ double ModelFlops(const std::string& path) {
 struct Row {
   std::string model;
   int threads;
-  double ei_ms, ort_ms, ei_rss, ort_rss, ei_load, ort_load, gflop, peak;
+  double ei_ms, ort_ms, ei_rss, ort_rss, ei_load, ort_load, ei_first, ort_first, gflop, peak;
 };
 
 }  // namespace
@@ -186,7 +188,8 @@ int Main(int argc, char** argv) {
     }
     for (size_t ti = 0; ti < threads.size(); ++ti) {
       int t = threads[ti];
-      std::vector<double> ei_runs, ort_runs, ei_rss, ort_rss, ei_load, ort_load;
+      std::vector<double> ei_runs, ort_runs, ei_rss, ort_rss, ei_load, ort_load, ei_first,
+          ort_first;
       for (int r = 0; r < rounds; ++r) {
         std::string ei = Shell((ei_env.empty() ? "" : "env " + ei_env + " ") + cli + " run " +
                                    path + " --json --threads " + std::to_string(t) + " --repeat " +
@@ -202,6 +205,7 @@ int Main(int argc, char** argv) {
         ei_rss.push_back(ej["peak_rss_mb"]);
         ++wait_seen[ej.value("openmp_wait", std::string("unknown"))];
         ei_load.push_back(ej["load_ms"]);
+        ei_first.push_back(ej.value("first_run_ms", NAN));
         std::string ort = Shell("node " + src + "/tests/oracle/ort_run.js --model " + path +
                                     ort_inputs + " --threads " + std::to_string(t) +
                                     " --warmup 1 --repeat " + std::to_string(repeat),
@@ -215,11 +219,13 @@ int Main(int argc, char** argv) {
         for (double ms : oj["run_ms"]) ort_runs.push_back(ms);
         ort_rss.push_back(oj["rss_mb"]);
         ort_load.push_back(oj["load_ms"]);
+        ort_first.push_back(oj.value("first_run_ms", NAN));
       }
       Row row{label,           t,
               Median(ei_runs), Median(ort_runs),
               Median(ei_rss),  Median(ort_rss),
               Median(ei_load), Median(ort_load),
+              Median(ei_first), Median(ort_first),
               flops / 1e9,     peaks[ti]};
       std::printf(
           "%-14s %d thr  edgeinfer %9.2f ms  onnxruntime %9.2f ms  ratio %.3f  "
@@ -255,17 +261,19 @@ int Main(int argc, char** argv) {
      << "; ONNX Runtime: its default (spinning intra-op pool).\n\n";
   md << "| model | threads | edgeinfer ms | ORT ms | ratio | edgeinfer peak RSS MB | ORT peak RSS "
         "MB "
-        "| edgeinfer load ms | ORT load ms | GFLOPs | edgeinfer GFLOP/s | sgemm peak GFLOP/s |\n";
-  md << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "| edgeinfer load ms | ORT load ms | edgeinfer first run ms | ORT first run ms | GFLOPs "
+        "| edgeinfer GFLOP/s | sgemm peak GFLOP/s |\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   double log_sum = 0;
   int n = 0;
   for (const Row& r : rows) {
     char line[512];
     std::snprintf(
         line, sizeof line,
-        "| %s | %d | %.2f | %.2f | %.3f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f |\n",
+        "| %s | %d | %.2f | %.2f | %.3f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1f | "
+        "%.0f |\n",
         r.model.c_str(), r.threads, r.ei_ms, r.ort_ms, r.ei_ms / r.ort_ms, r.ei_rss, r.ort_rss,
-        r.ei_load, r.ort_load, r.gflop, r.gflop / r.ei_ms * 1e3, r.peak);
+        r.ei_load, r.ort_load, r.ei_first, r.ort_first, r.gflop, r.gflop / r.ei_ms * 1e3, r.peak);
     md << line;
     if (std::isfinite(r.ei_ms / r.ort_ms)) {
       log_sum += std::log(r.ei_ms / r.ort_ms);

@@ -84,6 +84,9 @@ TEST_F(CliTest, JsonAndSaveOutputsMatchTheApi) {
   EXPECT_EQ(j["threads"], 1);
   EXPECT_GT(j["median_ms"].get<double>(), 0.0);
   EXPECT_LE(j["min_ms"].get<double>(), j["median_ms"].get<double>());
+  // Load (session creation) and the first run are reported apart, as ort_run.js reports them.
+  EXPECT_GT(j["load_ms"].get<double>(), 0.0);
+  EXPECT_GT(j["first_run_ms"].get<double>(), 0.0);
   EXPECT_EQ(j["outputs"][0]["name"], "y");
   EXPECT_EQ(j["outputs"][0]["shape"], (std::vector<int64_t>{1, 4}));
   auto saved = ReadNpyFile(out_dir + "/y.npy");

@@ -176,7 +176,7 @@ TEST_F(OffloadE2eTest, CliReportsTheLatencyBreakdown) {
   EXPECT_EQ(s["mode"], "split:r1");
   EXPECT_EQ(l["mode"], "local");
   for (const char* key : {"device_ms", "upload_ms", "server_queue_ms", "server_compute_ms",
-                          "download_ms", "median_ms", "min_ms", "load_ms"}) {
+                          "download_ms", "median_ms", "min_ms", "load_ms", "first_run_ms"}) {
     ASSERT_TRUE(s.contains(key)) << key;
     EXPECT_GE(s[key].get<double>(), 0.0) << key;
   }

@@ -7,7 +7,10 @@
 //                        [--profile]
 // Inputs not given are an error. With --out, each output is written as DIR/<index>.npy and
 // listed in the JSON report printed on stdout:
-//   {"outputs":[{"name":..., "file":..., "dims":[...]}], "load_ms":..., "run_ms":[...], "rss_mb":...}
+//   {"outputs":[{"name":..., "file":..., "dims":[...]}], "load_ms":..., "first_run_ms":...,
+//    "run_ms":[...], "rss_mb":...}
+// load_ms is session creation (read, optimise, compile); first_run_ms the first run (the first
+// warm-up run, or the first timed run with --warmup 0).
 // --compare DIR adds "rel_l2" to each output: ||ours - ort|| / ||ort|| against DIR/<name>.npy
 // (as written by 'edgeinfer run --save-outputs DIR'). --summary prints one human line instead.
 // --profile enables ONNX Runtime's profiler for the timed runs and adds "profile": one entry per
@@ -128,7 +131,12 @@ async function main() {
     const eq = spec.indexOf('=');
     feeds[spec.slice(0, eq)] = readNpy(spec.slice(eq + 1));
   }
-  for (let i = 0; i < a.warmup; ++i) await session.run(feeds);
+  let firstRunMs;
+  for (let i = 0; i < a.warmup; ++i) {
+    const s = process.hrtime.bigint();
+    await session.run(feeds);
+    if (i === 0) firstRunMs = Number(process.hrtime.bigint() - s) / 1e6;
+  }
   const runMs = [];
   let results;
   for (let i = 0; i < Math.max(1, a.repeat); ++i) {
@@ -158,7 +166,8 @@ async function main() {
     outputs.push(entry);
   });
   const rssMb = process.resourceUsage().maxRSS / 1024;
-  const report = { outputs, load_ms: loadMs, run_ms: runMs, rss_mb: rssMb };
+  if (firstRunMs === undefined) firstRunMs = runMs[0];
+  const report = { outputs, load_ms: loadMs, first_run_ms: firstRunMs, run_ms: runMs, rss_mb: rssMb };
   if (a.profile) report.profile = readProfile(session, profileDir, a.warmup);
   if (a.summary) {
     const sorted = [...runMs].sort((x, y) => x - y);
