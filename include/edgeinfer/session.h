@@ -1,8 +1,9 @@
 // Session: the device-side API. Open a model once, run it many times.
 //
-// A Session is thread safe: Run() may be called concurrently. It compiles the model for each
-// distinct set of input shapes it sees (dynamic dimensions are resolved from the actual
-// inputs) and caches the result.
+// A Session is thread safe: Run() may be called concurrently. A model whose input shapes are
+// all static is compiled as the session opens; one with dynamic dimensions is compiled for
+// each distinct set of input shapes it sees (resolved from the actual inputs), and the result
+// cached.
 //
 // Offload to an edge server is transparent: when SessionOptions::accelerator is empty and the
 // mode is not explicitly "local", Open reads the environment:

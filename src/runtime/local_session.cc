@@ -1,4 +1,5 @@
-// The local Session: import once, specialise and compile per distinct input-shape set.
+// The local Session: import once, specialise and compile per distinct input-shape set (at open
+// for a model whose input shapes are all static).
 #include "runtime/local_session.h"
 
 #include <algorithm>
@@ -112,6 +113,22 @@ class LocalSession final : public Session {
     EI_RETURN_IF_ERROR(OrderInputs(inputs_, inputs, ordered));
     std::map<std::string, Shape> shapes;
     for (size_t i = 0; i < inputs_.size(); ++i) shapes[inputs_[i].name] = (*ordered)[i].shape();
+    return CompiledFor(shapes);
+  }
+
+ public:
+  // A model whose input shapes are all static has one specialisation: compile it now, as the
+  // session opens, so that a backend error surfaces from Open and the first Run is as fast as
+  // the rest (models with symbolic dimensions compile per shape set on first use).
+  Status CompileIfStatic() {
+    if (!static_shapes_) return Status::Ok();
+    std::map<std::string, Shape> shapes;
+    for (const TensorInfo& info : inputs_) shapes[info.name] = info.shape;
+    return CompiledFor(shapes).status();
+  }
+
+ private:
+  Result<std::shared_ptr<const Compiled>> CompiledFor(const std::map<std::string, Shape>& shapes) {
     std::string key;
     for (const auto& [name, shape] : shapes) key += name + ShapeToString(shape) + ";";
     {
@@ -186,7 +203,9 @@ Result<std::unique_ptr<Session>> MakeLocalSession(Graph graph, const SessionOpti
                                    "' (available: cpu, reference)");
   }
   SetNumThreads(options.threads);
-  return std::unique_ptr<Session>(new LocalSession(std::move(graph), backend, options));
+  auto session = std::make_unique<LocalSession>(std::move(graph), backend, options);
+  EI_RETURN_IF_ERROR(session->CompileIfStatic());
+  return std::unique_ptr<Session>(std::move(session));
 }
 
 }  // namespace edgeinfer
