@@ -14,7 +14,7 @@ namespace {
 
 // Conv(pads, strides, group) -> BatchNorm -> Relu -> MaxPool -> Reshape -> Gemm -> Softmax:
 // attributes and constant inputs that steer shapes, so mutations reach shape inference.
-Graph Model() {
+Graph Model(std::vector<int64_t> reshape_to = {1, -1}) {
   Graph g;
   g.opset = 13;
   ValueId x = g.AddInput("x", DType::kFloat32, {1, 4, 12, 12});
@@ -41,7 +41,7 @@ Graph Model() {
   pool.Set("strides", std::vector<int64_t>{2, 2});
   g.AddNode(OpKind::kMaxPool, "pool", {r}, {p}, pool);
   g.AddNode(OpKind::kReshape, "flat",
-            {p, g.AddConstant("shape", Tensor::FromVector<int64_t>({1, -1}, {2}))}, {f});
+            {p, g.AddConstant("shape", Tensor::FromVector<int64_t>(reshape_to, {2}))}, {f});
   Attributes gemm;
   gemm.Set("transB", int64_t{1});
   g.AddNode(OpKind::kGemm, "fc",
@@ -90,6 +90,23 @@ TEST(RobustnessTest, MutatedModelsFailCleanly) {
   EXPECT_GT(opened, 0);
   EXPECT_GT(ran, 0);
   std::cout << trials << " mutations: " << opened << " opened, " << ran << " ran\n";
+}
+
+// A model whose input shapes are all static compiles as its session opens, so a model that
+// cannot be compiled (here a Reshape of 288 elements into rows of 7) fails at Open with an error
+// naming the node, instead of opening and failing on the first request.
+TEST(RobustnessTest, StaticModelThatCannotCompileFailsAtOpen) {
+  auto bytes = ExportOnnx(Model({7, -1}));
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  for (const char* backend : {"cpu", "reference"}) {
+    SessionOptions options;
+    options.backend = backend;
+    options.threads = 1;
+    auto session = Session::OpenFromBytes(*bytes, ".", options);
+    ASSERT_FALSE(session.ok()) << backend;
+    EXPECT_NE(session.status().message().find("flat"), std::string::npos)
+        << backend << ": " << session.status().ToString();
+  }
 }
 
 }  // namespace
