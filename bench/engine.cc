@@ -221,12 +221,18 @@ int Main(int argc, char** argv) {
         ort_load.push_back(oj["load_ms"]);
         ort_first.push_back(oj.value("first_run_ms", NAN));
       }
-      Row row{label,           t,
-              Median(ei_runs), Median(ort_runs),
-              Median(ei_rss),  Median(ort_rss),
-              Median(ei_load), Median(ort_load),
-              Median(ei_first), Median(ort_first),
-              flops / 1e9,     peaks[ti]};
+      Row row{label,
+              t,
+              Median(ei_runs),
+              Median(ort_runs),
+              Median(ei_rss),
+              Median(ort_rss),
+              Median(ei_load),
+              Median(ort_load),
+              Median(ei_first),
+              Median(ort_first),
+              flops / 1e9,
+              peaks[ti]};
       std::printf(
           "%-14s %d thr  edgeinfer %9.2f ms  onnxruntime %9.2f ms  ratio %.3f  "
           "rss %6.0f / %6.0f MB  %6.1f GFLOP/s (peak %.0f)\n",

@@ -54,6 +54,16 @@ class LocalSession final : public Session {
   const std::vector<TensorInfo>& inputs() const override { return inputs_; }
   const std::vector<TensorInfo>& outputs() const override { return outputs_; }
 
+  // A model whose input shapes are all static has one specialisation: compile it now, as the
+  // session opens, so that a backend error surfaces from Open and the first Run is as fast as
+  // the rest (models with symbolic dimensions compile per shape set on first use).
+  Status CompileIfStatic() {
+    if (!static_shapes_) return Status::Ok();
+    std::map<std::string, Shape> shapes;
+    for (const TensorInfo& info : inputs_) shapes[info.name] = info.shape;
+    return CompiledFor(shapes).status();
+  }
+
   Result<std::vector<NamedTensor>> Run(const std::vector<NamedTensor>& inputs) override {
     std::vector<Tensor> ordered;
     EI_ASSIGN_OR_RETURN(std::shared_ptr<const Compiled> compiled, Prepare(inputs, &ordered));
@@ -116,18 +126,7 @@ class LocalSession final : public Session {
     return CompiledFor(shapes);
   }
 
- public:
-  // A model whose input shapes are all static has one specialisation: compile it now, as the
-  // session opens, so that a backend error surfaces from Open and the first Run is as fast as
-  // the rest (models with symbolic dimensions compile per shape set on first use).
-  Status CompileIfStatic() {
-    if (!static_shapes_) return Status::Ok();
-    std::map<std::string, Shape> shapes;
-    for (const TensorInfo& info : inputs_) shapes[info.name] = info.shape;
-    return CompiledFor(shapes).status();
-  }
-
- private:
+  // The compiled specialisation for `shapes`: from the cache, or compiled now (once).
   Result<std::shared_ptr<const Compiled>> CompiledFor(const std::map<std::string, Shape>& shapes) {
     std::string key;
     for (const auto& [name, shape] : shapes) key += name + ShapeToString(shape) + ";";
