@@ -40,7 +40,7 @@
 #include "bench_util.h"
 #include "core/parallel.h"
 #include "ir/flops.h"
-#include "ir/passes.h"
+#include "ops/passes.h"
 #include "onnx/onnx_io.h"
 #include "sgemm_peak.h"
 #include "zoo/zoo.h"

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/openmp_env.h"
+#include "core/file_io.h"
 #include "core/npy.h"
 #include "offload_util.h"
 #include "onnx/onnx_io.h"

@@ -1,6 +1,6 @@
 // LimitCpu in a forked child (the quota must not slow down the test process itself): the child
 // busy-loops for 1 s of wall time and reports the CPU time it got.
-#include "core/cpu_quota.h"
+#include "testbed/cpu_quota.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -2,7 +2,7 @@
 // shared buckets, half-close, refused upstream, many connections, byte-exact relaying, and the
 // `edgeinfer linkem` command. Rates are measured at the receiver between receive events after
 // the initial burst, so the bucket is in steady state; tolerances are stated where used.
-#include "net/linkem.h"
+#include "testbed/linkem.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

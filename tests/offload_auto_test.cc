@@ -19,9 +19,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/file_io.h"
 #include "core/npy.h"
 #include "net/client.h"
-#include "net/linkem.h"
+#include "testbed/linkem.h"
 #include "offload_util.h"
 #include "onnx/onnx_io.h"
 #include "oracle_util.h"

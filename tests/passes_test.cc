@@ -1,4 +1,4 @@
-#include "ir/passes.h"
+#include "ops/passes.h"
 
 #include <gtest/gtest.h>
 

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "net/model_hash.h"
+#include "core/sha256.h"
 
 namespace edgeinfer::planner {
 namespace {
@@ -62,7 +62,7 @@ class ProfileCacheTest : public ::testing::Test {
 
   std::string Path(int threads) const {
     return dir_ + "/" +
-           ProfileCacheFileName(net::Sha256Hex(kModel), MachineDescription(), threads, inputs_);
+           ProfileCacheFileName(Sha256Hex(kModel), MachineDescription(), threads, inputs_);
   }
 
   const std::string kModel = "model bytes";

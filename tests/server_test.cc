@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "edgeinfer/session.h"
+#include "core/sha256.h"
 #include "net/model_hash.h"
 #include "server/scheduler.h"
 #include "server_test_util.h"
@@ -22,16 +23,16 @@ using testing::WriteModel;
 
 TEST(ModelHashTest, MatchesKnownDigests) {
   // Lengths 55, 56 and 64 cover one- and two-block padding.
-  EXPECT_EQ(net::Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(net::Sha256Hex("abc"),
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(net::Sha256Hex(std::string(55, 'a')),
+  EXPECT_EQ(Sha256Hex(std::string(55, 'a')),
             "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
-  EXPECT_EQ(net::Sha256Hex(std::string(56, 'a')),
+  EXPECT_EQ(Sha256Hex(std::string(56, 'a')),
             "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
-  EXPECT_EQ(net::Sha256Hex(std::string(64, 'a')),
+  EXPECT_EQ(Sha256Hex(std::string(64, 'a')),
             "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
-  EXPECT_EQ(net::Sha256Hex(std::string(1000, 'a')),
+  EXPECT_EQ(Sha256Hex(std::string(1000, 'a')),
             "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
   EXPECT_EQ(net::ContentModelName("abc"), "sha256-ba7816bf8f01cfea");
   EXPECT_TRUE(net::IsContentModelName("sha256-ba7816bf8f01cfea"));

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "ir/passes.h"
+#include "ops/passes.h"
 #include "onnx/onnx_io.h"
 #include "zoo/builder.h"
 

@@ -1,4 +1,4 @@
-// edgeinfer linkem: a TCP relay emulating a link of given rate and delay (net/linkem.h).
+// edgeinfer linkem: a TCP relay emulating a link of given rate and delay (testbed/linkem.h).
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "args.h"
 #include "commands.h"
-#include "net/linkem.h"
+#include "testbed/linkem.h"
 
 namespace edgeinfer::tools {
 

@@ -17,7 +17,7 @@
 #include "core/units.h"
 #include "edgeinfer/session.h"
 #include "inputs.h"
-#include "ir/passes.h"
+#include "ops/passes.h"
 #include "net/client.h"
 #include "onnx/onnx_io.h"
 #include "planner/cost_table.h"

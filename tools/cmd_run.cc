@@ -12,7 +12,7 @@
 #include "args.h"
 #include "backend/cpu/openmp_env.h"
 #include "commands.h"
-#include "core/cpu_quota.h"
+#include "testbed/cpu_quota.h"
 #include "core/npy.h"
 #include "core/parallel.h"
 #include "core/units.h"

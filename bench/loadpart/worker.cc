@@ -10,7 +10,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "core/cpu_quota.h"
+#include "testbed/cpu_quota.h"
 #include "net/memory_policy.h"
 #include "onnx/onnx_io.h"
 #include "zoo/zoo.h"

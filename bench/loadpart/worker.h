@@ -1,7 +1,7 @@
 // The emulated weak device of bench_loadpart: a child process held to a CPU quota that opens
 // and runs Sessions on request.
 //
-// The quota (core/cpu_quota.h, a cgroup) binds the whole process it is applied to, so the
+// The quota (testbed/cpu_quota.h, a cgroup) binds the whole process it is applied to, so the
 // device sessions live in their own process and the benchmark itself (link emulator, load
 // clients, bookkeeping) stays unlimited. Protocol: one JSON object a line on the worker's
 // stdin, one JSON reply a line on its stdout (the worker moves everything else it might print
@@ -54,7 +54,7 @@ struct WorkerOptions {
   std::string self_exe;         // this binary
   std::string edge;             // what device sessions connect to (the link emulator)
   double cores = 0.5;           // CPU quota; <= 0: none
-  double quota_period_ms = 10;  // CFS period of the quota (LimitCpu in core/cpu_quota.h)
+  double quota_period_ms = 10;  // CFS period of the quota (LimitCpu in testbed/cpu_quota.h)
   int threads = 1;              // kernel threads of device sessions
   int timeout_ms = 60000;
   std::vector<int> cpus;  // CPUs the worker is pinned to; empty: not pinned

@@ -1,7 +1,7 @@
 // Backend interface: a backend claims the nodes it supports and compiles a whole graph once.
 //
 // Compile() receives a specialised graph (every shape known, constants folded: see
-// ir/passes.h). The Executable it returns is immutable: Run() is const and thread safe, so one
+// ops/passes.h). The Executable it returns is immutable: Run() is const and thread safe, so one
 // compiled model serves concurrent requests. Expensive work (primitive creation, weight
 // reorders, algorithm choice) belongs in Compile().
 #ifndef EDGEINFER_BACKEND_BACKEND_H_

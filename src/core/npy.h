@@ -18,10 +18,6 @@ Result<Tensor> ReadNpyFile(const std::string& path);
 Result<std::string> SerializeNpy(const Tensor& tensor);
 Status WriteNpyFile(const std::string& path, const Tensor& tensor);
 
-// Whole-file helpers shared by the loaders: errors name the path.
-Result<std::string> ReadFileBytes(const std::string& path);
-Status WriteFileBytes(const std::string& path, const std::string& bytes);
-
 }  // namespace edgeinfer
 
 #endif  // EDGEINFER_CORE_NPY_H_

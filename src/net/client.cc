@@ -7,7 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/npy.h"
+#include "core/file_io.h"
 #include "inference.grpc.pb.h"
 #include "net/codec.h"
 #include "net/model_hash.h"

@@ -1,5 +1,5 @@
-// Content identity of uploaded models (shared by the device client and the edge server): SHA-256
-// and the "sha256-<16 hex>" model-name convention.
+// Content identity of uploaded models (shared by the device client and the edge server): the
+// "sha256-<16 hex>" model-name convention over core/sha256.h.
 //
 // A device client names a model it uploads by the hash of its bytes, so that it can ask
 // ModelReady before sending anything and never sends the same model twice (docs/protocol.md).
@@ -10,9 +10,6 @@
 #include <string_view>
 
 namespace edgeinfer::net {
-
-// Lower-case hex SHA-256 (FIPS 180-4) of `bytes`: 64 characters.
-std::string Sha256Hex(std::string_view bytes);
 
 // "sha256-" followed by the first 16 hex characters of Sha256Hex(bytes).
 std::string ContentModelName(std::string_view bytes);

@@ -20,7 +20,7 @@ struct ImportOptions {
 // DataLoss or InvalidArgument/Unimplemented code) name the problem: truncated or corrupt bytes,
 // an unknown op (type, node name, opset), an unsupported dtype, a missing external file.
 // Graph inputs that are also initializers become constants. Input dims that are symbolic or
-// absent become -1. The graph is verified but not specialised (see ir/passes.h).
+// absent become -1. The graph is verified but not specialised (see ops/passes.h).
 Result<Graph> ImportOnnx(const std::string& bytes, const ImportOptions& options);
 Result<Graph> ImportOnnxFile(const std::string& path);
 

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "net/model_hash.h"
+#include "core/sha256.h"
 
 namespace edgeinfer::planner {
 
@@ -149,7 +149,7 @@ std::string MachineDescription() {
 
 std::string ProfileCacheFileName(const std::string& model_sha256, const std::string& machine,
                                  int threads, const std::vector<NamedTensor>& inputs) {
-  return net::Sha256Hex(KeyString(model_sha256, machine, ResolvedThreads(threads), inputs))
+  return Sha256Hex(KeyString(model_sha256, machine, ResolvedThreads(threads), inputs))
              .substr(0, 32) +
          ".json";
 }
@@ -173,7 +173,7 @@ Result<std::vector<NodeProfile>> LoadOrProfile(Session& session, const std::stri
   const bool use_cache = options.enabled && !dir.empty();
   std::string path, key;
   if (use_cache) {
-    const std::string model_sha = net::Sha256Hex(model_bytes);
+    const std::string model_sha = Sha256Hex(model_bytes);
     const std::string machine = MachineDescription();
     key = KeyString(model_sha, machine, ResolvedThreads(threads), inputs);
     path = dir + "/" + ProfileCacheFileName(model_sha, machine, threads, inputs);

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "ir/passes.h"
+#include "ops/passes.h"
 #include "net/client.h"
 #include "planner/cost_table.h"
 #include "planner/estimators.h"

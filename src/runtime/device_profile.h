@@ -12,7 +12,7 @@ namespace edgeinfer {
 
 // The CPU quota of this process's cgroup in cores (CFS quota / period, the smallest over the
 // group and its ancestors; cgroup v1 cpu controller or v2 cpu.max); 0 when unlimited or
-// unknown. A process held by LimitCpu (core/cpu_quota.h) or a container's --cpus sees it.
+// unknown. A process held by LimitCpu (testbed/cpu_quota.h) or a container's --cpus sees it.
 double EffectiveCpuQuota();
 
 // The profile of `session` (a local session of the whole model, `model_bytes`, opened with

@@ -12,7 +12,7 @@
 #include "core/parallel.h"
 #include "edgeinfer/session.h"
 #include "ir/flops.h"
-#include "ir/passes.h"
+#include "ops/passes.h"
 #include "runtime/session_inputs.h"
 
 namespace edgeinfer {

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "core/npy.h"
+#include "core/file_io.h"
 #include "edgeinfer/session.h"
 #include "onnx/external_data.h"
 #include "onnx/onnx_io.h"

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <set>
 
-#include "ir/passes.h"
+#include "ops/passes.h"
 #include "onnx/onnx_io.h"
 
 namespace edgeinfer::server {

@@ -2,7 +2,7 @@
 // every relayed connection. Each loop: apply the rate trace, pass queued chunks through the two
 // token buckets into the delay lines, write released chunks, then sleep in ppoll() until a socket
 // is ready, the next chunk is due, the bucket refills or the trace steps.
-#include "net/linkem.h"
+#include "testbed/linkem.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

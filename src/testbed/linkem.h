@@ -16,8 +16,8 @@
 //
 // Thread safety: all public methods may be called from any thread. One I/O thread does all the
 // relaying with poll() and timed waits (it never spins).
-#ifndef EDGEINFER_NET_LINKEM_H_
-#define EDGEINFER_NET_LINKEM_H_
+#ifndef EDGEINFER_TESTBED_LINKEM_H_
+#define EDGEINFER_TESTBED_LINKEM_H_
 
 #include <cstdint>
 #include <memory>
@@ -102,4 +102,4 @@ std::string FormatRate(double rate_bps);
 
 }  // namespace edgeinfer::net
 
-#endif  // EDGEINFER_NET_LINKEM_H_
+#endif  // EDGEINFER_TESTBED_LINKEM_H_

@@ -1,7 +1,7 @@
 // Holding this process to a fraction of the CPU with a cgroup CFS quota, to emulate a weak
 // device on a workstation (LoADPart's device side).
-#ifndef EDGEINFER_CORE_CPU_QUOTA_H_
-#define EDGEINFER_CORE_CPU_QUOTA_H_
+#ifndef EDGEINFER_TESTBED_CPU_QUOTA_H_
+#define EDGEINFER_TESTBED_CPU_QUOTA_H_
 
 #include <string>
 
@@ -30,4 +30,4 @@ void RemoveStaleCpuGroups();
 
 }  // namespace edgeinfer
 
-#endif  // EDGEINFER_CORE_CPU_QUOTA_H_
+#endif  // EDGEINFER_TESTBED_CPU_QUOTA_H_

@@ -1,4 +1,4 @@
-#include "core/cpu_quota.h"
+#include "testbed/cpu_quota.h"
 
 #include <dirent.h>
 #include <signal.h>

@@ -2,8 +2,8 @@
 //
 // All passes edit the graph in place and leave it verified-valid; they are deterministic and
 // not thread safe on one graph (work on a copy per specialisation).
-#ifndef EDGEINFER_IR_PASSES_H_
-#define EDGEINFER_IR_PASSES_H_
+#ifndef EDGEINFER_OPS_PASSES_H_
+#define EDGEINFER_OPS_PASSES_H_
 
 #include <map>
 #include <string>
@@ -29,4 +29,4 @@ void RemoveDeadNodes(Graph* graph);
 
 }  // namespace edgeinfer
 
-#endif  // EDGEINFER_IR_PASSES_H_
+#endif  // EDGEINFER_OPS_PASSES_H_

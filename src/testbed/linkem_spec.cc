@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "net/linkem.h"
+#include "testbed/linkem.h"
 
 namespace edgeinfer::net {
 
