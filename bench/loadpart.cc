@@ -294,7 +294,7 @@ class LoadGenerator {
       auto bytes = ZooModelBytes(model_);
       SessionOptions options;
       options.threads = 1;
-      options.mode = "remote";
+      options.mode = ExecutionMode::kRemote;
       options.accelerator = server_;
       options.timeout_ms = 300000;
       auto opened = bytes.ok() ? Session::OpenFromBytes(*bytes, ".", options)
@@ -381,7 +381,7 @@ std::vector<int> CandidateCuts(const std::string& model, DeviceWorker& worker, c
   auto device = worker.Profile(model, 3);
   SessionOptions server_options;
   server_options.threads = f.server_threads;
-  server_options.mode = "local";
+  server_options.mode = ExecutionMode::kLocal;
   auto server_session = Session::OpenFromBytes(bytes, ".", server_options);
   Result<std::vector<NodeProfile>> server = server_session.status();
   if (server_session.ok()) {

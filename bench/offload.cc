@@ -127,9 +127,9 @@ int Main(int argc, char** argv) {
   std::vector<NamedTensor> inputs = {{"input", Filled(zoo->input_shape)}};
   SessionOptions local_options;
   local_options.threads = threads;
-  local_options.mode = "local";
+  local_options.mode = ExecutionMode::kLocal;
   SessionOptions remote_options = local_options;
-  remote_options.mode = "remote";
+  remote_options.mode = ExecutionMode::kRemote;
   remote_options.accelerator = server;
   remote_options.timeout_ms = 120000;
   auto local = Measure(*bytes, local_options, inputs, repeat);

@@ -13,7 +13,7 @@
 #include <set>
 #include <sstream>
 
-#include "backend/backend.h"
+#include "backend/registry.h"
 #include "ir/graph.h"
 #include "ops/op_registry.h"
 

@@ -1,6 +1,6 @@
 // Tests of the reference and cpu backends on small hand-built graphs: fusions, layouts,
 // memory reuse, graph outputs that are also consumed, concurrency and input checking.
-#include "backend/backend.h"
+#include "backend/registry.h"
 
 #include <gtest/gtest.h>
 

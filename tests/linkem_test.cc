@@ -690,7 +690,7 @@ TEST(LinkEmulatorGrpcTest, RemoteInferenceThroughTheLinkMatchesLocal) {
   ASSERT_TRUE(expected.ok()) << expected.status().ToString();
 
   SessionOptions remote_options = local_options;
-  remote_options.mode = "remote";
+  remote_options.mode = ExecutionMode::kRemote;
   remote_options.accelerator = "grpc://" + link->address();
   remote_options.timeout_ms = 20000;
   auto remote = Session::Open(model, remote_options);

@@ -227,7 +227,7 @@ TEST_F(OffloadAutoTest, UnreachableServerFailsAtOpen) {
   ASSERT_TRUE(ExportOnnxFile(*graph, model).ok());
   SessionOptions o;
   o.accelerator = "grpc://127.0.0.1:1";  // nothing listens on port 1
-  o.mode = "auto";
+  o.mode = ExecutionMode::kAuto;
   o.timeout_ms = 5000;
   auto session = Session::Open(model, o);
   ASSERT_FALSE(session.ok());
@@ -285,7 +285,7 @@ TEST_F(OffloadAutoTest, BandwidthEstimateConvergesToTheEmulatedLink) {
   ASSERT_TRUE(ExportOnnxFile(SmallInputNet(), model).ok());
   SessionOptions o;
   o.accelerator = "grpc://" + (*emulator)->address();
-  o.mode = "auto";
+  o.mode = ExecutionMode::kAuto;
   o.backend = "reference";  // a slow device, so that the model goes over the link
   o.threads = 1;
   o.timeout_ms = 20000;
@@ -298,9 +298,9 @@ TEST_F(OffloadAutoTest, BandwidthEstimateConvergesToTheEmulatedLink) {
   for (int i = 0; i < 6; ++i) {
     auto out = (*session)->RunWithStats(input, &stats);
     ASSERT_TRUE(out.ok()) << out.status().ToString();
-    if (stats.cut != "local") ++offloaded;
+    if (stats.cut != Cut::Local()) ++offloaded;
   }
-  std::cout << "last cut " << stats.cut << ", bandwidth estimate " << stats.bandwidth_mbit
+  std::cout << "last cut " << stats.cut.value_or(Cut()).ToString() << ", bandwidth estimate " << stats.bandwidth_mbit
             << " Mbit/s, RTT " << stats.rtt_ms << " ms" << std::endl;
   EXPECT_GT(offloaded, 0) << "every run stayed local, so nothing crossed the link";
   // 15%: the target for the estimate against the emulator's set rate.

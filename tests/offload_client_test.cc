@@ -73,40 +73,51 @@ TEST(OffloadConfigTest, EnvironmentMakesSessionsRemote) {
   unsetenv("EDGEINFER_MODE");
   auto local = ResolveOffloadConfig({});
   ASSERT_TRUE(local.ok());
-  EXPECT_EQ(local->mode, OffloadConfig::Mode::kLocal);
+  EXPECT_EQ(local->mode, ExecutionMode::kLocal);
 
   ScopedEnv acc("EDGEINFER_ACCELERATOR", "grpc://127.0.0.1:7001");
   ScopedEnv tok("EDGEINFER_TOKEN", "secret");
   auto remote = ResolveOffloadConfig({});
   ASSERT_TRUE(remote.ok()) << remote.status().ToString();
-  EXPECT_EQ(remote->mode, OffloadConfig::Mode::kRemote);
+  EXPECT_EQ(remote->mode, ExecutionMode::kRemote);
   EXPECT_EQ(remote->client.address, "127.0.0.1:7001");
   EXPECT_EQ(remote->client.token, "secret");
 
   SessionOptions explicit_local;
-  explicit_local.mode = "local";
-  EXPECT_EQ(ResolveOffloadConfig(explicit_local)->mode, OffloadConfig::Mode::kLocal);
+  explicit_local.mode = ExecutionMode::kLocal;
+  EXPECT_EQ(ResolveOffloadConfig(explicit_local)->mode, ExecutionMode::kLocal);
 
   ScopedEnv mode("EDGEINFER_MODE", "split:conv1,conv2");
   auto split = ResolveOffloadConfig({});
   ASSERT_TRUE(split.ok());
-  EXPECT_EQ(split->mode, OffloadConfig::Mode::kSplit);
-  EXPECT_EQ(split->cut, "conv1,conv2");
+  EXPECT_EQ(split->mode, ExecutionMode::kSplit);
+  EXPECT_EQ(split->cut, Cut::AtTensors({"conv1", "conv2"}));
 }
 
 TEST(OffloadConfigTest, RejectsBadModes) {
   unsetenv("EDGEINFER_ACCELERATOR");
   unsetenv("EDGEINFER_MODE");
   SessionOptions o;
-  o.mode = "remote";
+  o.mode = ExecutionMode::kRemote;
   EXPECT_EQ(ResolveOffloadConfig(o).status().code(), StatusCode::kInvalidArgument);
   o.accelerator = "127.0.0.1:1";
-  o.mode = "split:";
+  o.mode = ExecutionMode::kSplit;  // without a cut
   EXPECT_EQ(ResolveOffloadConfig(o).status().code(), StatusCode::kInvalidArgument);
-  o.mode = "everywhere";
-  auto r = ResolveOffloadConfig(o);
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("everywhere"), std::string::npos);
+  // Text forms: the one parser names what is wrong and leaves the options unchanged.
+  EXPECT_EQ(o.SetMode("split:").code(), StatusCode::kInvalidArgument);
+  Status everywhere = o.SetMode("everywhere");
+  EXPECT_EQ(everywhere.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(everywhere.message().find("everywhere"), std::string::npos);
+  EXPECT_EQ(o.mode, ExecutionMode::kSplit);
+  {
+    ScopedEnv mode("EDGEINFER_MODE", "everywhere");
+    SessionOptions from_env;
+    from_env.accelerator = "127.0.0.1:1";
+    auto r = ResolveOffloadConfig(from_env);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("EDGEINFER_MODE"), std::string::npos);
+    EXPECT_NE(r.status().message().find("everywhere"), std::string::npos);
+  }
 }
 
 // x -> a = Relu(x) -> b = Sigmoid(a); c = Tanh(a); y = Add(b, c); also output a.
@@ -142,22 +153,68 @@ TEST(SplitPlanTest, CrossingTensorsOfEveryPrefix) {
 TEST(SplitPlanTest, PlansByIndexAndByNames) {
   Graph g = Diamond();
   using V = std::vector<std::string>;
-  auto by_index = PlanSplit(g, "2");
+  auto by_index = PlanSplit(g, Cut::AfterNodes(2));
   ASSERT_TRUE(by_index.ok()) << by_index.status().ToString();
   EXPECT_EQ(by_index->local_targets, (V{"a", "b"}));  // a is also a model output
   EXPECT_EQ(by_index->remote_inputs, (V{"a", "b"}));
   EXPECT_EQ(by_index->remote_outputs, (V{"y"}));
 
-  auto by_names = PlanSplit(g, "b,c");
+  auto by_names = PlanSplit(g, Cut::AtTensors({"b", "c"}));
   ASSERT_TRUE(by_names.ok()) << by_names.status().ToString();
   EXPECT_EQ(by_names->local_targets, (V{"b", "c", "a"}));
   EXPECT_EQ(by_names->remote_outputs, (V{"y"}));
 
-  auto everything = PlanSplit(g, "4");
+  auto everything = PlanSplit(g, Cut::AfterNodes(4));
   ASSERT_TRUE(everything.ok());
   EXPECT_TRUE(everything->remote_outputs.empty());
-  EXPECT_EQ(PlanSplit(g, "nope").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(PlanSplit(g, "9").status().code(), StatusCode::kInvalidArgument);
+  auto local = PlanSplit(g, Cut::Local());
+  ASSERT_TRUE(local.ok());
+  EXPECT_TRUE(local->remote_outputs.empty());
+  auto remote = PlanSplit(g, Cut::Remote());
+  ASSERT_TRUE(remote.ok());
+  EXPECT_EQ(remote->crossing, (V{"x"}));
+  EXPECT_EQ(remote->remote_outputs, (V{"y", "a"}));  // model output order
+  EXPECT_EQ(PlanSplit(g, Cut::AtTensors({"nope"})).status().code(), StatusCode::kNotFound);
+  Status too_far = PlanSplit(g, Cut::AfterNodes(9)).status();
+  EXPECT_EQ(too_far.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_far.message().find("split:9"), std::string::npos) << too_far.ToString();
+}
+
+// One parser and one printer for cuts and modes (edgeinfer/mode.h): every text form round-trips.
+TEST(CutTest, ParsesAndPrintsEveryForm) {
+  const std::vector<std::pair<std::string, Cut>> forms = {
+      {"local", Cut::Local()},
+      {"remote", Cut::Remote()},
+      {"split:0", Cut::AfterNodes(0)},
+      {"split:12", Cut::AfterNodes(12)},
+      {"split:conv1", Cut::AtTensors({"conv1"})},
+      {"split:b,c", Cut::AtTensors({"b", "c"})},
+  };
+  for (const auto& [text, cut] : forms) {
+    auto parsed = Cut::Parse(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status().ToString();
+    EXPECT_EQ(*parsed, cut) << text;
+    EXPECT_EQ(cut.ToString(), text);
+  }
+  EXPECT_NE(Cut::Remote(), Cut::AfterNodes(0));  // a report says which one the planner chose
+  for (const char* bad : {"", "split:", "split:a,,b", "split:a,", "everywhere", "Local"}) {
+    EXPECT_EQ(Cut::Parse(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(CutTest, ModeTextRoundTrips) {
+  for (const char* text : {"local", "remote", "auto", "auto-noload", "split:3", "split:x,y"}) {
+    ExecutionMode mode = ExecutionMode::kLocal;
+    Cut cut;
+    ASSERT_TRUE(ParseExecutionMode(text, &mode, &cut).ok()) << text;
+    EXPECT_EQ(ExecutionModeText(mode, cut), text);
+  }
+  ExecutionMode mode = ExecutionMode::kAuto;
+  Cut cut = Cut::AfterNodes(3);
+  Status bad = ParseExecutionMode("split:", &mode, &cut);
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("expected local, remote, split:CUT"), std::string::npos) << bad.ToString();
+  EXPECT_EQ(std::string(ExecutionModeName(ExecutionMode::kAutoNoLoad)), "auto-noload");
 }
 
 class ClientFaultTest : public ::testing::Test {
@@ -174,7 +231,7 @@ class ClientFaultTest : public ::testing::Test {
 TEST_F(ClientFaultTest, AbsentServerFailsFastWithUnavailable) {
   SessionOptions o;
   o.accelerator = "127.0.0.1:" + std::to_string(ClosedPort());
-  o.mode = "remote";
+  o.mode = ExecutionMode::kRemote;
   o.timeout_ms = 10000;
   auto start = std::chrono::steady_clock::now();
   auto s = Session::OpenFromBytes(model_, ".", o);

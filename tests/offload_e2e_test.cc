@@ -95,7 +95,7 @@ TEST_F(OffloadE2eTest, EveryModeMatchesLocal) {
     SCOPED_TRACE(mode);
     auto session = Open(mode);
     ASSERT_TRUE(session.ok()) << session.status().ToString() << "\n" << server_->Log();
-    EXPECT_EQ((*session)->mode(), mode);
+    EXPECT_EQ(ExecutionModeText((*session)->mode(), (*session)->cut()), mode);
     RunStats stats;
     auto got = (*session)->RunWithStats(Input(7), &stats);
     ASSERT_TRUE(got.ok()) << got.status().ToString();

@@ -66,7 +66,7 @@ TEST_P(SplitSweepTest, EverySplitPointMatchesLocal) {
       {"input", RandomTensor(DType::kFloat32, {1, 3, 64, 64}, 11, 0.f, 1.f)}};
   SessionOptions o;
   o.threads = 1;
-  o.mode = "local";
+  o.mode = ExecutionMode::kLocal;
   auto local = Session::OpenFromBytes(*bytes, ".", o);
   ASSERT_TRUE(local.ok()) << local.status().ToString();
   auto expected = (*local)->Run(input);
@@ -83,7 +83,8 @@ TEST_P(SplitSweepTest, EverySplitPointMatchesLocal) {
     multi_tensor_cuts += cut->size() > 1;
     const bool branchy_pick = cut->size() > 1 && multi_tensor_cuts % 5 == 1;
     if (subset && k % 7 != 0 && k != nodes && !branchy_pick) continue;
-    o.mode = "split:" + std::to_string(k);
+    o.mode = ExecutionMode::kSplit;
+    o.cut = Cut::AfterNodes(k);
     auto config = ResolveOffloadConfig(o);
     ASSERT_TRUE(config.ok()) << config.status().ToString();
     // Session::Open would import the model again at every point (Session::Open with split modes

@@ -49,13 +49,13 @@ TEST_F(OffloadTlsTest, SessionWithTheCaMatchesLocalAndUntrustedIsRefused) {
   const std::string model = TinyModelBytes();
   SessionOptions o;
   o.threads = 1;
-  o.mode = "local";
+  o.mode = ExecutionMode::kLocal;
   auto local = Session::OpenFromBytes(model, ".", o);
   ASSERT_TRUE(local.ok()) << local.status().ToString();
   auto expected = (*local)->Run(Input());
   ASSERT_TRUE(expected.ok());
 
-  o.mode = "remote";
+  o.mode = ExecutionMode::kRemote;
   o.timeout_ms = 20000;
   o.accelerator = "grpcs://localhost:" + port_;
   o.tls_ca_file = cert_;

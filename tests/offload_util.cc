@@ -150,7 +150,7 @@ Result<std::unique_ptr<Session>> SharedEdgeServer::OpenSession(const std::string
   if (server_ == nullptr) return Status::FailedPrecondition("edge server not started: " + error_);
   SessionOptions o;
   o.accelerator = server_->endpoint();
-  o.mode = mode;
+  if (Status s = o.SetMode(mode); !s.ok()) return s;
   o.threads = 1;
   o.timeout_ms = 20000;
   return Session::Open(model_path, o);

@@ -396,7 +396,7 @@ TEST_F(ExternalDataOffloadTest, EveryModeMatchesLocal) {
     SCOPED_TRACE(mode);
     auto session = Open(mode);
     ASSERT_TRUE(session.ok()) << session.status().ToString() << "\n" << server_->Log();
-    EXPECT_EQ((*session)->mode(), mode);
+    EXPECT_EQ(ExecutionModeText((*session)->mode(), (*session)->cut()), mode);
     auto got = (*session)->Run(TinyInput());
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     ASSERT_EQ(got->size(), 1u);

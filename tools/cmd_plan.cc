@@ -231,7 +231,7 @@ int PlanCommand(int argc, char** argv) {
   const std::string base_dir = std::filesystem::path(model).parent_path().string();
   SessionOptions options;
   options.threads = static_cast<int>(threads);
-  options.mode = "local";
+  options.mode = ExecutionMode::kLocal;
   auto session = Session::OpenFromBytes(*bytes, base_dir.empty() ? "." : base_dir, options);
   if (!session.ok()) return fail(session.status());
   auto inputs =

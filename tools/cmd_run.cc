@@ -161,7 +161,17 @@ int RunCommand(int argc, char** argv) {
   options.accelerator = args.Get("--edge");
   options.token = args.Get("--token");
   options.tls_ca_file = args.Get("--tls-ca");
-  options.mode = args.Get("--mode", args.Has("--edge") ? "remote" : "");
+  if (args.Has("--mode")) {
+    ExecutionMode mode;
+    Status parsed = ParseExecutionMode(args.Get("--mode"), &mode, &options.cut);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "edgeinfer run: --mode: %s (see --help)\n", parsed.message().c_str());
+      return 2;
+    }
+    options.mode = mode;
+  } else if (args.Has("--edge")) {
+    options.mode = ExecutionMode::kRemote;
+  }
   // Offloaded tensors cross several large buffers per run; keep their pages (the policy is
   // left alone for local runs so that their peak RSS is the engine's own).
   if (args.Has("--edge")) net::RetainLargeAllocations();
@@ -214,8 +224,8 @@ int RunCommand(int argc, char** argv) {
     for (size_t k = 0; k < kBreakdown.size(); ++k) parts[k].push_back(stats.*kBreakdown[k].field);
     bytes_sent = stats.bytes_sent;
     bytes_received = stats.bytes_received;
-    if (!stats.cut.empty()) {
-      runs.push_back({{"cut", stats.cut},
+    if (stats.cut.has_value()) {
+      runs.push_back({{"cut", stats.cut->ToString()},
                       {"predicted_ms", stats.predicted_ms},
                       {"total_ms", stats.total_ms},
                       {"compressed", stats.compressed},
@@ -243,7 +253,8 @@ int RunCommand(int argc, char** argv) {
   nlohmann::json report;
   report["model"] = model;
   report["backend"] = options.backend;
-  report["mode"] = (*session)->mode();
+  const std::string mode = ExecutionModeText((*session)->mode(), (*session)->cut());
+  report["mode"] = mode;
   report["threads"] = GetNumThreads();
   report["repeat"] = repeat;
   report["load_ms"] = load_ms;
@@ -256,7 +267,7 @@ int RunCommand(int argc, char** argv) {
   report["bytes_sent"] = bytes_sent;
   report["bytes_received"] = bytes_received;
   if (!runs.empty()) {
-    report["cut"] = last.cut;
+    report["cut"] = last.cut.value_or(Cut()).ToString();
     report["predicted_ms"] = last.predicted_ms;
     report["runs"] = runs;
   }
@@ -271,14 +282,14 @@ int RunCommand(int argc, char** argv) {
     return 0;
   }
   std::printf("model %s  (%d threads, backend %s, mode %s)\n", model.c_str(), GetNumThreads(),
-              options.backend.c_str(), (*session)->mode().c_str());
+              options.backend.c_str(), mode.c_str());
   std::printf("outputs:\n");
   for (const auto& o : report["outputs"]) std::printf("%s", FormatSummary(o).c_str());
   std::printf(
       "latency: median %.3f ms  min %.3f ms  over %lld runs  (load %.1f ms, first run %.1f ms)\n",
       report["median_ms"].get<double>(), report["min_ms"].get<double>(), repeat, load_ms,
       first_run_ms);
-  if ((*session)->mode() != "local") {
+  if ((*session)->mode() != ExecutionMode::kLocal) {
     std::printf("breakdown (medians):");
     for (const Breakdown& b : kBreakdown) {
       std::printf("  %s %.3f ms", b.label, report[b.key].get<double>());

@@ -72,11 +72,11 @@ class Worker {
     std::vector<NamedTensor> inputs;
   };
 
-  SessionOptions Options(const std::string& mode) const {
+  Result<SessionOptions> Options(const std::string& mode) const {
     SessionOptions options;
     options.threads = threads_;
-    options.mode = mode;
-    if (mode != "local") options.accelerator = edge_;
+    EI_RETURN_IF_ERROR(options.SetMode(mode));
+    if (options.mode != ExecutionMode::kLocal) options.accelerator = edge_;
     options.timeout_ms = timeout_ms_;
     return options;
   }
@@ -92,7 +92,9 @@ class Worker {
     if (!bytes.ok()) return Error(bytes.status());
     auto inputs = Inputs(model);
     if (!inputs.ok()) return Error(inputs.status());
-    auto session = Session::OpenFromBytes(*bytes, ".", Options(mode));
+    auto options = Options(mode);
+    if (!options.ok()) return Error(options.status());
+    auto session = Session::OpenFromBytes(*bytes, ".", *options);
     if (!session.ok()) return Error(session.status());
     auto warm = (*session)->Run(*inputs);
     if (!warm.ok()) return Error(warm.status());
@@ -106,7 +108,9 @@ class Worker {
     RunStats s;
     auto out = it->second.session->RunWithStats(it->second.inputs, &s);
     if (!out.ok()) return Error(out.status());
-    const std::string cut = s.cut.empty() ? it->second.session->mode() : s.cut;
+    const Session& session = *it->second.session;
+    const std::string cut = s.cut.has_value() ? s.cut->ToString()
+                                              : ExecutionModeText(session.mode(), session.cut());
     return {{"ok", true},
             {"total_ms", s.total_ms},
             {"device_ms", s.device_ms},
@@ -130,7 +134,7 @@ class Worker {
     if (!bytes.ok()) return Error(bytes.status());
     auto inputs = Inputs(model);
     if (!inputs.ok()) return Error(inputs.status());
-    auto session = Session::OpenFromBytes(*bytes, ".", Options("local"));
+    auto session = Session::OpenFromBytes(*bytes, ".", *Options("local"));  // "local" parses
     if (!session.ok()) return Error(session.status());
     auto profile = (*session)->Profile(*inputs, repeat);
     if (!profile.ok()) return Error(profile.status());

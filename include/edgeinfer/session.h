@@ -6,7 +6,7 @@
 // cached.
 //
 // Offload to an edge server is transparent: when SessionOptions::accelerator is empty and the
-// mode is not explicitly "local", Open reads the environment:
+// mode is not explicitly kLocal, Open reads the environment:
 //   EDGEINFER_ACCELERATOR  grpc://HOST:PORT (plain) or grpcs://HOST:PORT (TLS)
 //   EDGEINFER_TOKEN        bearer token sent with every call
 //   EDGEINFER_TLS_CA       PEM file of the CA that signed the server's certificate
@@ -20,9 +20,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "edgeinfer/mode.h"
 #include "edgeinfer/status.h"
 #include "edgeinfer/tensor.h"
 
@@ -33,19 +36,21 @@ struct SessionOptions {
   std::string backend = "cpu";  // "cpu" (oneDNN) or "reference" (naive kernels)
 
   // Edge server: "grpc://HOST:PORT", "grpcs://HOST:PORT" (TLS) or "HOST:PORT" (plain, or TLS
-  // when tls_ca_file is set). Empty: EDGEINFER_ACCELERATOR, unless mode is "local".
+  // when tls_ca_file is set). Empty: EDGEINFER_ACCELERATOR, unless mode is kLocal.
   std::string accelerator;
   std::string token;        // bearer token; empty: EDGEINFER_TOKEN
   std::string tls_ca_file;  // PEM CA bundle for TLS; empty: EDGEINFER_TLS_CA
-  // "local" (all on this device), "remote" (whole model on the server) or "split:CUT", where CUT
-  // is comma-separated tensor names (the device computes them, the server the rest) or a node
-  // index N (the first N nodes in topological order run on the device). "auto" chooses the cut
-  // for every request from the device's and the server's per-node profiles and the measured
+  // Where the model runs (edgeinfer/mode.h). kSplit runs at `cut`; kAuto chooses the cut for
+  // every request from the device's and the server's per-node profiles and the measured
   // bandwidth, RTT, server load factor and queue time (LoADPart; docs/planner.md); it needs
-  // static model input shapes and profiles the device at open (cached on disk).
-  // "auto-noload" does the same but ignores the server's load (Neurosurgeon). Empty:
-  // EDGEINFER_MODE, else "remote" when an accelerator is set, else "local".
-  std::string mode;
+  // static model input shapes and profiles the device at open (cached on disk). kAutoNoLoad
+  // does the same but ignores the server's load (Neurosurgeon). Unset: EDGEINFER_MODE (its text
+  // form), else kRemote when an accelerator is set, else kLocal.
+  std::optional<ExecutionMode> mode;
+  Cut cut;  // kSplit only: Cut::AfterNodes(N) or Cut::AtTensors({...})
+  // Sets `mode` and `cut` from a mode's text form ("split:conv5", "auto": ParseExecutionMode),
+  // for programs that read the mode from a flag or a file. On error both stay unchanged.
+  Status SetMode(std::string_view text);
   // Deadline of every call to the server (connecting, upload, inference), in milliseconds.
   int timeout_ms = 30000;
 };
@@ -55,7 +60,7 @@ struct SessionOptions {
 // compute time, split in proportion to the bytes sent and received.
 struct RunStats {
   double total_ms = 0.0;            // wall time of the whole Run
-  double device_ms = 0.0;           // compute on this device (the prefix in split mode)
+  double device_ms = 0.0;           // compute on this device (the device part when offloading)
   double upload_ms = 0.0;           // request transfer
   double server_queue_ms = 0.0;     // waiting in the server's queue
   double server_compute_ms = 0.0;   // the server's compute
@@ -63,10 +68,10 @@ struct RunStats {
   int64_t bytes_sent = 0;           // serialized request size
   int64_t bytes_received = 0;       // serialized reply size
   double server_load_factor = 0.0;  // server-reported load factor (0: not reported)
-  // Auto modes only: the cut this run took ("local", "remote" or "split:N", N nodes on the
-  // device), its predicted total, whether the upload was compressed, and the estimates the
-  // decision used (bandwidth in Mbit/s, RTT, server load factor k and queue time q).
-  std::string cut;
+  // Auto modes only: the cut this run took (Local, Remote or AfterNodes(N)), its predicted
+  // total, whether the upload was compressed, and the estimates the decision used (bandwidth in
+  // Mbit/s, RTT, server load factor k and queue time q).
+  std::optional<Cut> cut;
   double predicted_ms = 0.0;
   bool compressed = false;
   double bandwidth_mbit = 0.0;
@@ -120,8 +125,12 @@ class Session {
   virtual Result<std::vector<NamedTensor>> RunWithStats(const std::vector<NamedTensor>& inputs,
                                                         RunStats* stats);
 
-  // The resolved execution mode: "local", "remote", "split:CUT", "auto" or "auto-noload".
-  virtual std::string mode() const { return "local"; }
+  // The resolved execution mode, and the cut it runs at: Local() for kLocal, Remote() for
+  // kRemote, the given cut for kSplit, Local() for the auto modes (their cut changes with every
+  // request; RunStats::cut says which one a run took). ExecutionModeText(mode(), cut()) is the
+  // text form ("split:12").
+  virtual ExecutionMode mode() const { return ExecutionMode::kLocal; }
+  virtual Cut cut() const { return Cut::Local(); }
 
   // Runs `repeat` times and reports per-step median latency, in execution order.
   virtual Result<std::vector<NodeProfile>> Profile(const std::vector<NamedTensor>& inputs,

@@ -51,9 +51,6 @@ class Backend {
                                                       const CompileOptions& options) const = 0;
 };
 
-// "cpu" (oneDNN, always present) or "reference" (naive kernels, for tests). nullptr otherwise.
-const Backend* FindBackend(const std::string& name);
-
 }  // namespace edgeinfer
 
 #endif  // EDGEINFER_BACKEND_BACKEND_H_

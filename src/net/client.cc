@@ -11,6 +11,7 @@
 #include "inference.grpc.pb.h"
 #include "net/codec.h"
 #include "net/model_hash.h"
+#include "net/protocol.h"
 #include "net/transfer_codec.h"
 
 namespace edgeinfer::net {
@@ -170,7 +171,7 @@ Status EdgeClient::LoadModel(const std::string& name, const std::string& bytes) 
   impl_->Prepare(options_, &context);
   inference::RepositoryModelLoadRequest request;
   request.set_model_name(name);
-  (*request.mutable_parameters())["file:1/model.onnx"].set_bytes_param(bytes);
+  (*request.mutable_parameters())[kModelFileParam].set_bytes_param(bytes);
   inference::RepositoryModelLoadResponse response;
   return Impl::Convert(impl_->stub->RepositoryModelLoad(&context, request, &response), options_,
                        "RepositoryModelLoad");
@@ -192,7 +193,7 @@ Result<std::vector<NodeProfile>> EdgeClient::ServerProfile(const std::string& mo
   EI_RETURN_IF_ERROR(Impl::Convert(impl_->stub->ModelConfig(&context, request, &response), options_,
                                    "ModelConfig"));
   const auto& params = response.config().parameters();
-  auto it = params.find("edgeinfer_node_profile");
+  auto it = params.find(kNodeProfileParam);
   if (it == params.end()) {
     return Status::NotFound("edge server " + options_.address + " reports no node profile for " +
                             "model '" + model + "' (dynamic input shapes, or not an edgeinfer " +
@@ -307,12 +308,12 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
   if (timing != nullptr) {
     timing->round_trip_ms = MsSince(start);
     timing->server_queue_ms =
-        NumberParameter(response->parameters(), "edgeinfer_queue_us", 0) / 1e3;
+        NumberParameter(response->parameters(), kQueueUsParam, 0) / 1e3;
     timing->server_compute_ms =
-        NumberParameter(response->parameters(), "edgeinfer_compute_us", 0) / 1e3;
-    timing->load_factor = NumberParameter(response->parameters(), "edgeinfer_load_factor", 0);
+        NumberParameter(response->parameters(), kComputeUsParam, 0) / 1e3;
+    timing->load_factor = NumberParameter(response->parameters(), kLoadFactorParam, 0);
     timing->server_other_ms =
-        NumberParameter(response->parameters(), "edgeinfer_other_us", 0) / 1e3;
+        NumberParameter(response->parameters(), kOtherUsParam, 0) / 1e3;
     timing->bytes_sent = static_cast<int64_t>(request.ByteSizeLong());
     timing->bytes_received = static_cast<int64_t>(response->ByteSizeLong());
     timing->compress_ms = compress_ms;

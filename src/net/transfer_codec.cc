@@ -60,7 +60,7 @@ Result<TransferEncoding> ReadTransferParameters(
     const google::protobuf::Map<std::string, inference::InferParameter>& params) {
   TransferEncoding encoding;
   for (const auto& [key, p] : params) {
-    if (key.rfind("edgeinfer_", 0) != 0) continue;
+    if (key.rfind(kParamPrefix, 0) != 0) continue;
     TransferParamValue value;
     switch (p.parameter_choice_case()) {
       case inference::InferParameter::kStringParam:

@@ -22,14 +22,9 @@
 #include "edgeinfer/tensor.h"
 #include "inference.pb.h"
 #include "net/compress.h"
+#include "net/protocol.h"
 
 namespace edgeinfer::net {
-
-inline constexpr char kCompressionParam[] = "edgeinfer_compression";
-inline constexpr char kQuantizationParam[] = "edgeinfer_quantization";
-inline constexpr char kRawBytesParam[] = "edgeinfer_raw_bytes";
-inline constexpr char kScaleParam[] = "edgeinfer_scale";
-inline constexpr char kZeroPointParam[] = "edgeinfer_zero_point";
 
 // Compression that saves less than this fraction is not worth the receiver's decoding time: the
 // tensor is sent uncompressed instead.

@@ -109,8 +109,9 @@ class AutoSession final : public Session {
 
   const std::vector<TensorInfo>& inputs() const override { return full_->inputs(); }
   const std::vector<TensorInfo>& outputs() const override { return full_->outputs(); }
-  std::string mode() const override {
-    return policy_ == planner::Policy::kLoadAware ? "auto" : "auto-noload";
+  ExecutionMode mode() const override {
+    return policy_ == planner::Policy::kLoadAware ? ExecutionMode::kAuto
+                                                  : ExecutionMode::kAutoNoLoad;
   }
 
   Result<std::vector<NamedTensor>> Run(const std::vector<NamedTensor>& inputs) override {
@@ -208,7 +209,7 @@ Result<std::shared_ptr<const Part>> AutoSession::GetPart(int prefix) {
   // result is correct (compilation is deterministic).
   auto part = std::make_shared<Part>();
   part->prefix = prefix;
-  EI_ASSIGN_OR_RETURN(part->plan, PlanSplit(graph_, std::to_string(prefix)));
+  EI_ASSIGN_OR_RETURN(part->plan, PlanSplit(graph_, Cut::AfterNodes(prefix)));
   if (!part->plan.local_targets.empty()) {
     EI_ASSIGN_OR_RETURN(Graph prefix_graph, graph_.Slice({}, part->plan.local_targets));
     EI_ASSIGN_OR_RETURN(part->device, MakeLocalSession(std::move(prefix_graph), options_));
@@ -299,13 +300,13 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
   local.queue_ms_estimate = conditions.queue_ms;
   std::vector<NamedTensor> result;
   if (prediction.prefix >= table_.node_count) {
-    local.cut = "local";
+    local.cut = Cut::Local();
     const auto device_start = Clock::now();
     EI_ASSIGN_OR_RETURN(result, full_->Run(inputs));
     local.device_ms = MsBetween(device_start, Clock::now());
     LearnDevice(local.device_ms, prediction.prefix);
   } else {
-    local.cut = prediction.prefix == 0 ? "remote" : "split:" + std::to_string(prediction.prefix);
+    local.cut = prediction.prefix == 0 ? Cut::Remote() : Cut::AfterNodes(prediction.prefix);
     EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> part, GetPart(prediction.prefix));
     std::map<std::string, Tensor> available;
     for (size_t i = 0; i < ordered.size(); ++i) available[full_->inputs()[i].name] = ordered[i];
@@ -343,7 +344,7 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
     for (const TensorInfo& info : full_->outputs()) {
       auto it = available.find(info.name);
       if (it == available.end() || it->second.empty()) {
-        return Status::Internal("auto run of model '" + model_name_ + "' at cut " + local.cut +
+        return Status::Internal("auto run of model '" + model_name_ + "' at cut " + local.cut->ToString() +
                                 " produced no output '" + info.name + "'");
       }
       result.push_back({info.name, it->second});
@@ -433,12 +434,11 @@ bool StaticInputs(const Graph& graph, std::string* dynamic) {
 Result<std::unique_ptr<Session>> OpenAutoSession(Graph graph, const std::string& model_bytes,
                                                  const OffloadConfig& config,
                                                  const SessionOptions& options) {
-  const planner::Policy policy = config.mode == OffloadConfig::Mode::kAutoNoLoad
+  const planner::Policy policy = config.mode == ExecutionMode::kAutoNoLoad
                                      ? planner::Policy::kNeurosurgeon
                                      : planner::Policy::kLoadAware;
-  const std::string what = std::string("mode ") +
-                           (policy == planner::Policy::kLoadAware ? "auto" : "auto-noload") +
-                           ", model '" + graph.name + "'";
+  const std::string what = std::string("mode ") + ExecutionModeName(config.mode) + ", model '" +
+                           graph.name + "'";
   std::string dynamic;
   if (!StaticInputs(graph, &dynamic)) {
     return Status::InvalidArgument(what + ": input " + dynamic +

@@ -8,7 +8,7 @@
 #include <memory>
 #include <mutex>
 
-#include "backend/backend.h"
+#include "backend/registry.h"
 #include "core/parallel.h"
 #include "edgeinfer/session.h"
 #include "ir/flops.h"

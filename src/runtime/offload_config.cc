@@ -19,25 +19,24 @@ std::string OrEnv(const std::string& value, const char* name) {
 
 Result<OffloadConfig> ResolveOffloadConfig(const SessionOptions& options) {
   OffloadConfig config;
-  if (options.mode == "local") return config;
+  if (options.mode == ExecutionMode::kLocal) return config;
   const std::string accelerator = OrEnv(options.accelerator, "EDGEINFER_ACCELERATOR");
-  std::string mode = OrEnv(options.mode, "EDGEINFER_MODE");
-  if (mode.empty()) mode = accelerator.empty() ? "local" : "remote";
-  if (mode == "local") return config;
-  if (mode == "remote") {
-    config.mode = OffloadConfig::Mode::kRemote;
-  } else if (mode.rfind("split:", 0) == 0 && mode.size() > 6) {
-    config.mode = OffloadConfig::Mode::kSplit;
-    config.cut = mode.substr(6);
-  } else if (mode == "auto") {
-    config.mode = OffloadConfig::Mode::kAuto;
-  } else if (mode == "auto-noload") {
-    config.mode = OffloadConfig::Mode::kAutoNoLoad;
+  if (options.mode.has_value()) {
+    config.mode = *options.mode;
+    config.cut = options.cut;
+  } else if (const std::string text = Env("EDGEINFER_MODE"); !text.empty()) {
+    Status parsed = ParseExecutionMode(text, &config.mode, &config.cut);
+    if (!parsed.ok()) return parsed.WithContext("EDGEINFER_MODE");
   } else {
-    return Status::InvalidArgument("unknown session mode '" + mode +
-                                   "' (expected local, remote, split:CUT, where CUT is "
-                                   "comma-separated tensor names or a node index, auto or "
-                                   "auto-noload)");
+    config.mode = accelerator.empty() ? ExecutionMode::kLocal : ExecutionMode::kRemote;
+  }
+  if (config.mode == ExecutionMode::kLocal) return config;
+  const std::string mode = ExecutionModeText(config.mode, config.cut);
+  if (config.mode == ExecutionMode::kSplit && config.cut.kind() != Cut::Kind::kAfterNodes &&
+      config.cut.kind() != Cut::Kind::kAtTensors) {
+    return Status::InvalidArgument(
+        "session mode split needs a cut: SessionOptions::cut = Cut::AfterNodes(N) or "
+        "Cut::AtTensors({...}) (text form split:N or split:NAME[,NAME...])");
   }
   if (accelerator.empty()) {
     return Status::InvalidArgument("session mode '" + mode +

@@ -12,16 +12,15 @@ namespace edgeinfer {
 struct OffloadConfig {
   // kAuto and kAutoNoLoad choose the cut per request (runtime/auto_session.h): load-aware
   // (LoADPart) and load-oblivious (Neurosurgeon).
-  enum class Mode { kLocal, kRemote, kSplit, kAuto, kAutoNoLoad };
-  Mode mode = Mode::kLocal;
-  std::string cut;                // kSplit: the text after "split:"
+  ExecutionMode mode = ExecutionMode::kLocal;
+  Cut cut;                        // kSplit only
   net::EdgeClientOptions client;  // every mode but kLocal
 };
 
 // Resolves `options` against the environment as documented in edgeinfer/session.h: fields set
-// in `options` win; an explicit mode "local" ignores the environment. Modes: local, remote,
-// split:CUT, auto, auto-noload. Errors: an unknown mode,
-// "split:" with no cut, an offload mode without an accelerator, a malformed endpoint.
+// in `options` win; an explicit kLocal ignores the environment. Errors: an unknown
+// EDGEINFER_MODE text, kSplit at a trivial cut, an offload mode without an accelerator, a
+// malformed endpoint.
 Result<OffloadConfig> ResolveOffloadConfig(const SessionOptions& options);
 
 }  // namespace edgeinfer

@@ -26,13 +26,14 @@ double MsSince(Clock::time_point start) {
 class OffloadSession final : public Session {
  public:
   OffloadSession(std::unique_ptr<net::EdgeClient> client, std::string model_name,
-                 const Graph& graph, std::unique_ptr<Session> prefix, SplitPlan plan,
-                 std::string mode)
+                 const Graph& graph, std::unique_ptr<Session> device_part, SplitPlan plan,
+                 ExecutionMode mode, Cut cut)
       : client_(std::move(client)),
         model_name_(std::move(model_name)),
-        prefix_(std::move(prefix)),
+        device_part_(std::move(device_part)),
         plan_(std::move(plan)),
-        mode_(std::move(mode)) {
+        mode_(mode),
+        cut_(std::move(cut)) {
     for (ValueId id : graph.inputs()) {
       const Value& v = graph.value(id);
       inputs_.push_back({v.name, v.dtype, v.shape});
@@ -45,7 +46,8 @@ class OffloadSession final : public Session {
 
   const std::vector<TensorInfo>& inputs() const override { return inputs_; }
   const std::vector<TensorInfo>& outputs() const override { return outputs_; }
-  std::string mode() const override { return mode_; }
+  ExecutionMode mode() const override { return mode_; }
+  Cut cut() const override { return cut_; }
 
   Result<std::vector<NamedTensor>> Run(const std::vector<NamedTensor>& inputs) override {
     return RunWithStats(inputs, nullptr);
@@ -59,13 +61,13 @@ class OffloadSession final : public Session {
     std::map<std::string, Tensor> available;
     for (size_t i = 0; i < inputs_.size(); ++i) available[inputs_[i].name] = ordered[i];
     RunStats local;
-    if (prefix_ != nullptr) {
-      std::vector<NamedTensor> prefix_inputs;
-      for (const TensorInfo& info : prefix_->inputs()) {
-        prefix_inputs.push_back({info.name, available[info.name]});
+    if (device_part_ != nullptr) {
+      std::vector<NamedTensor> device_inputs;
+      for (const TensorInfo& info : device_part_->inputs()) {
+        device_inputs.push_back({info.name, available[info.name]});
       }
       const auto device_start = Clock::now();
-      EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> computed, prefix_->Run(prefix_inputs));
+      EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> computed, device_part_->Run(device_inputs));
       local.device_ms = MsSince(device_start);
       for (NamedTensor& t : computed) available[t.name] = std::move(t.tensor);
     }
@@ -92,21 +94,21 @@ class OffloadSession final : public Session {
     return result;
   }
 
-  // The device prefix's steps (split mode), then one step for the server call: its median
+  // The device part's steps (split mode), then one step for the server call: its median
   // round trip, named after the model on the server.
   Result<std::vector<NodeProfile>> Profile(const std::vector<NamedTensor>& inputs,
                                            int repeat) override {
     std::vector<NodeProfile> profile;
-    if (prefix_ != nullptr) {
+    if (device_part_ != nullptr) {
       std::vector<Tensor> ordered;
       EI_RETURN_IF_ERROR(OrderInputs(inputs_, inputs, &ordered));
-      std::vector<NamedTensor> prefix_inputs;
-      for (const TensorInfo& info : prefix_->inputs()) {
+      std::vector<NamedTensor> device_inputs;
+      for (const TensorInfo& info : device_part_->inputs()) {
         for (size_t i = 0; i < inputs_.size(); ++i) {
-          if (inputs_[i].name == info.name) prefix_inputs.push_back({info.name, ordered[i]});
+          if (inputs_[i].name == info.name) device_inputs.push_back({info.name, ordered[i]});
         }
       }
-      EI_ASSIGN_OR_RETURN(profile, prefix_->Profile(prefix_inputs, repeat));
+      EI_ASSIGN_OR_RETURN(profile, device_part_->Profile(device_inputs, repeat));
     }
     if (plan_.remote_outputs.empty()) return profile;
     EI_RETURN_IF_ERROR(Run(inputs).status());  // warm-up: the server compiles the slice
@@ -128,9 +130,10 @@ class OffloadSession final : public Session {
  private:
   const std::unique_ptr<net::EdgeClient> client_;  // thread safe
   const std::string model_name_;                   // the model's name on the server
-  const std::unique_ptr<Session> prefix_;          // the device part; null in remote mode
+  const std::unique_ptr<Session> device_part_;          // the device part; null in remote mode
   const SplitPlan plan_;
-  const std::string mode_;
+  const ExecutionMode mode_;  // kRemote or kSplit
+  const Cut cut_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
 };
@@ -141,18 +144,17 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
                                                     const OffloadConfig& config,
                                                     const SessionOptions& options) {
   SplitPlan plan;
-  std::string mode = "remote";
-  if (config.mode == OffloadConfig::Mode::kSplit) {
+  const Cut cut = config.mode == ExecutionMode::kSplit ? config.cut : Cut::Remote();
+  if (config.mode == ExecutionMode::kSplit) {
     EI_ASSIGN_OR_RETURN(plan, PlanSplit(graph, config.cut));
-    mode = "split:" + config.cut;
   } else {
     for (ValueId id : graph.inputs()) plan.remote_inputs.push_back(graph.value(id).name);
     for (ValueId id : graph.outputs()) plan.remote_outputs.push_back(graph.value(id).name);
   }
-  std::unique_ptr<Session> prefix;
+  std::unique_ptr<Session> device_part;
   if (!plan.local_targets.empty()) {
-    EI_ASSIGN_OR_RETURN(Graph prefix_graph, graph.Slice({}, plan.local_targets));
-    EI_ASSIGN_OR_RETURN(prefix, MakeLocalSession(std::move(prefix_graph), options));
+    EI_ASSIGN_OR_RETURN(Graph device_graph, graph.Slice({}, plan.local_targets));
+    EI_ASSIGN_OR_RETURN(device_part, MakeLocalSession(std::move(device_graph), options));
   }
   EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client,
                       net::EdgeClient::Connect(config.client));
@@ -163,8 +165,8 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
     model_name = net::ContentModelName(model_bytes);
   }
   return std::unique_ptr<Session>(new OffloadSession(std::move(client), std::move(model_name),
-                                                     graph, std::move(prefix), std::move(plan),
-                                                     std::move(mode)));
+                                                     graph, std::move(device_part), std::move(plan),
+                                                     config.mode, cut));
 }
 
 }  // namespace edgeinfer

@@ -1,5 +1,5 @@
-// Sessions that offload to an edge server: remote (the whole model runs there) and split (a
-// prefix runs on this device, the suffix there).
+// Sessions that offload to an edge server: remote (the whole model runs there) and split (the
+// device part runs on this device, the server part there).
 #ifndef EDGEINFER_RUNTIME_OFFLOAD_SESSION_H_
 #define EDGEINFER_RUNTIME_OFFLOAD_SESSION_H_
 
@@ -14,7 +14,7 @@ namespace edgeinfer {
 
 // Connects to config.client, makes sure the server holds `model_bytes` (uploading it only when
 // it lacks it) and returns a Session for config.mode (kRemote or kSplit). `graph` is the model
-// imported from `model_bytes`; the device compiles its prefix (split mode) with
+// imported from `model_bytes`; the device compiles its part (split mode) with
 // options.backend and options.threads. Errors: a bad cut, an unreachable or refusing server
 // (with the server's message), all within config.client.timeout_ms per call.
 Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::string& model_bytes,

@@ -14,10 +14,19 @@
 
 namespace edgeinfer {
 
+Status SessionOptions::SetMode(std::string_view text) {
+  ExecutionMode parsed_mode;
+  Cut parsed_cut;
+  EI_RETURN_IF_ERROR(ParseExecutionMode(text, &parsed_mode, &parsed_cut));
+  mode = parsed_mode;
+  cut = std::move(parsed_cut);
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Session>> Session::Open(const std::string& model_path,
                                                const SessionOptions& options) {
   EI_ASSIGN_OR_RETURN(OffloadConfig config, ResolveOffloadConfig(options));
-  if (config.mode == OffloadConfig::Mode::kLocal) {
+  if (config.mode == ExecutionMode::kLocal) {
     // Parsed from the file as it is read: the weights are never held twice while importing.
     EI_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(model_path));
     return MakeLocalSession(std::move(graph), options);
@@ -34,7 +43,7 @@ Result<std::unique_ptr<Session>> Session::OpenFromBytes(const std::string& bytes
   ImportOptions import;
   import.base_dir = base_dir;
   EI_ASSIGN_OR_RETURN(Graph graph, ImportOnnx(bytes, import));
-  if (config.mode == OffloadConfig::Mode::kLocal) {
+  if (config.mode == ExecutionMode::kLocal) {
     return MakeLocalSession(std::move(graph), options);
   }
   // The server gets one self-contained model (it reads no files a client names), and its
@@ -42,8 +51,8 @@ Result<std::unique_ptr<Session>> Session::OpenFromBytes(const std::string& bytes
   Result<std::optional<std::string>> inlined = InlineExternalData(bytes, import);
   if (!inlined.ok()) return inlined.status().WithContext("preparing the model for offloading");
   const std::string& upload = inlined->has_value() ? **inlined : bytes;
-  if (config.mode == OffloadConfig::Mode::kAuto ||
-      config.mode == OffloadConfig::Mode::kAutoNoLoad) {
+  if (config.mode == ExecutionMode::kAuto ||
+      config.mode == ExecutionMode::kAutoNoLoad) {
     return OpenAutoSession(std::move(graph), upload, config, options);
   }
   return OpenOffloadSession(std::move(graph), upload, config, options);

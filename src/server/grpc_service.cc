@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/codec.h"
+#include "net/protocol.h"
 #include "net/transfer_codec.h"
 #include "server/auth.h"
 #include "server/typed_contents.h"
@@ -14,7 +15,6 @@ namespace edgeinfer::server {
 
 const char kServerName[] = "edgeinfer";
 const char kServerVersion[] = "0.1.0";
-const char kNodeProfileParameter[] = "edgeinfer_node_profile";
 
 const std::vector<std::string>& ServerExtensions() {
   static const std::vector<std::string> kExtensions = {
@@ -216,16 +216,16 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
     net::EncodeRawTensor(out.tensor, response->add_raw_output_contents());
   }
   auto* params = response->mutable_parameters();
-  SetInt(params, "edgeinfer_queue_us", reply->queue_us);
-  SetInt(params, "edgeinfer_compute_us", reply->compute_us);
-  (*params)["edgeinfer_load_factor"].set_double_param(reply->load_factor);
-  SetInt(params, "edgeinfer_queue_length", reply->queue_length);
+  SetInt(params, net::kQueueUsParam, reply->queue_us);
+  SetInt(params, net::kComputeUsParam, reply->compute_us);
+  (*params)[net::kLoadFactorParam].set_double_param(reply->load_factor);
+  SetInt(params, net::kQueueLengthParam, reply->queue_length);
   // Everything the handler spent outside the queue and the slice's execution: decoding,
   // compiling a slice on first use, encoding the reply.
   const int64_t handler_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                  std::chrono::steady_clock::now() - received)
                                  .count();
-  SetInt(params, "edgeinfer_other_us",
+  SetInt(params, net::kOtherUsParam,
          std::max<int64_t>(0, handler_us - reply->queue_us - reply->compute_us));
   return grpc::Status::OK;
 }
@@ -274,7 +274,7 @@ grpc::Status GrpcService::ModelConfig(grpc::ServerContext* context,
     for (const NodeProfile& step : (*model)->node_profile()) {
       profile.push_back({{"name", step.name}, {"op", step.op}, {"ms", step.median_ms}});
     }
-    (*config->mutable_parameters())[kNodeProfileParameter].set_string_value(profile.dump());
+    (*config->mutable_parameters())[net::kNodeProfileParam].set_string_value(profile.dump());
   }
   return grpc::Status::OK;
 }
@@ -340,8 +340,8 @@ grpc::Status GrpcService::RepositoryModelLoad(grpc::ServerContext* context,
   // Files are "file:<version>/model.onnx"; "config" (JSON) is accepted and not interpreted.
   std::vector<std::pair<std::string, const std::string*>> files;
   for (const auto& [key, value] : request->parameters()) {
-    if (key == "config") continue;
-    const std::string kPrefix = "file:", kSuffix = "/model.onnx";
+    if (key == net::kModelConfigParam) continue;
+    const std::string kPrefix = net::kModelFilePrefix, kSuffix = net::kModelFileSuffix;
     if (key.rfind(kPrefix, 0) != 0) {
       return ToGrpc(Status::InvalidArgument("unknown load parameter '" + key + "'"));
     }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/codec.h"
+#include "net/protocol.h"
 #include "net/transfer_codec.h"
 
 namespace edgeinfer::server {
@@ -189,14 +190,14 @@ Result<HttpInferRequest> ParseHttpInfer(const std::string& body, int64_t json_le
     }
     auto params = in.find("parameters");
     const json* size_param = nullptr;
-    if (params != in.end() && params->is_object() && params->contains("binary_data_size")) {
-      size_param = &(*params)["binary_data_size"];
+    if (params != in.end() && params->is_object() && params->contains(net::kBinaryDataSizeParam)) {
+      size_param = &(*params)[net::kBinaryDataSizeParam];
     }
     // Compressed / quantised binary inputs: the same parameters as over gRPC.
     net::TransferEncoding encoding;
     if (params != in.end() && params->is_object()) {
       for (const auto& [key, value] : params->items()) {
-        if (key.rfind("edgeinfer_", 0) != 0) continue;
+        if (key.rfind(net::kParamPrefix, 0) != 0) continue;
         net::TransferParamValue v;
         if (value.is_string()) v.text = value.get<std::string>();
         if (value.is_number_integer()) v.integer = value.get<int64_t>();
@@ -265,11 +266,11 @@ Result<HttpInferBody> BuildHttpInfer(const std::string& model, const HttpInferRe
   j["model_name"] = model;
   j["model_version"] = reply.version;
   if (!request.id.empty()) j["id"] = request.id;
-  j["parameters"] = {{"edgeinfer_queue_us", reply.queue_us},
-                     {"edgeinfer_compute_us", reply.compute_us},
-                     {"edgeinfer_load_factor", reply.load_factor},
-                     {"edgeinfer_queue_length", reply.queue_length},
-                     {"edgeinfer_other_us", reply.other_us}};
+  j["parameters"] = {{net::kQueueUsParam, reply.queue_us},
+                     {net::kComputeUsParam, reply.compute_us},
+                     {net::kLoadFactorParam, reply.load_factor},
+                     {net::kQueueLengthParam, reply.queue_length},
+                     {net::kOtherUsParam, reply.other_us}};
   j["outputs"] = json::array();
   std::string binary;
   bool any_binary = false;
@@ -284,7 +285,7 @@ Result<HttpInferBody> BuildHttpInfer(const std::string& model, const HttpInferRe
                                      out.name) != request.binary_outputs.end();
     if (as_binary) {
       any_binary = true;
-      o["parameters"] = {{"binary_data_size", out.tensor.nbytes()}};
+      o["parameters"] = {{net::kBinaryDataSizeParam, out.tensor.nbytes()}};
       net::EncodeRawTensor(out.tensor, &binary);
     } else {
       EI_ASSIGN_OR_RETURN(o["data"], JsonData(out.name, out.tensor));

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <set>
 
+#include "backend/registry.h"
 #include "ops/passes.h"
 #include "onnx/onnx_io.h"
 

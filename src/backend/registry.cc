@@ -1,4 +1,4 @@
-#include "backend/backend.h"
+#include "backend/registry.h"
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/reference_backend.h"
@@ -10,5 +10,7 @@ const Backend* FindBackend(const std::string& name) {
   if (name == "reference") return GetReferenceBackend();
   return nullptr;
 }
+
+std::vector<std::string> BackendNames() { return {"cpu", "reference"}; }
 
 }  // namespace edgeinfer
