@@ -413,12 +413,12 @@ std::vector<int> CandidateCuts(const std::string& model, DeviceWorker& worker, c
         c.load_factor = k;
         c.queue_ms = q;
         const planner::Prediction p = planner::Decide(*table, c, planner::Policy::kLoadAware);
-        if (p.prefix > 0 && p.prefix < table->node_count) ++wins[p.prefix];
+        if (p.device_nodes > 0 && p.device_nodes < table->node_count) ++wins[p.device_nodes];
       }
     }
   }
   std::vector<std::pair<int, int>> ranked;
-  for (const auto& [prefix, n] : wins) ranked.push_back({-n, prefix});
+  for (const auto& [device_nodes, n] : wins) ranked.push_back({-n, device_nodes});
   std::sort(ranked.begin(), ranked.end());
   for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < f.max_cuts; ++i) {
     cuts.push_back(ranked[i].second);

@@ -119,7 +119,7 @@ struct Accuracy {
 };
 
 struct SplitRow {
-  int prefix = 0;
+  int device_nodes = 0;
   std::vector<std::string> cut;
   size_t cut_bytes = 0;  // per inference
   Accuracy fp16, int8;
@@ -214,7 +214,7 @@ int Run(int argc, char** argv) {
   options.threads = threads;
 
   std::ostringstream table;
-  table << "| model | split (prefix/nodes) | cut tensors | cut KB | fp16 rel L2 mean / max | fp16 "
+  table << "| model | split (device nodes/nodes) | cut tensors | cut KB | fp16 rel L2 mean / max | fp16 "
            "top-1 | int8 rel L2 mean / max | int8 top-1 | lz4 ratio | lz4 MB/s c / d | zstd-1 "
            "ratio | zstd MB/s c / d | int8+lz4 ratio |\n";
   table << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -239,8 +239,8 @@ int Run(int argc, char** argv) {
     std::vector<ValueId> probe_outputs;
     for (double f : fractions) {
       SplitRow row;
-      row.prefix = static_cast<int>(std::lround(f * nodes));
-      Result<std::vector<std::string>> cut = CrossingTensors(*graph, row.prefix);
+      row.device_nodes = static_cast<int>(std::lround(f * nodes));
+      Result<std::vector<std::string>> cut = CrossingTensors(*graph, row.device_nodes);
       if (!cut.ok()) {
         std::fprintf(stderr, "%s: %s\n", name.c_str(), cut.status().ToString().c_str());
         return 1;
@@ -335,7 +335,7 @@ int Run(int argc, char** argv) {
       std::snprintf(line, sizeof line,
                     "| %s | %d/%d | %s | %.0f | %s | %s | %s | %s | %.3f | %.0f / %.0f | %.3f | "
                     "%.0f / %.0f | %.3f |\n",
-                    name.c_str(), row.prefix, nodes, cut_names.c_str(), row.cut_bytes / 1024.0,
+                    name.c_str(), row.device_nodes, nodes, cut_names.c_str(), row.cut_bytes / 1024.0,
                     mean_max(row.fp16.rel_l2).c_str(), top1(row.fp16).c_str(),
                     mean_max(row.int8.rel_l2).c_str(), top1(row.int8).c_str(), lz4.ratio,
                     lz4.compress_mbs, lz4.decompress_mbs, zstd.ratio, zstd.compress_mbs,
@@ -356,7 +356,7 @@ int Run(int argc, char** argv) {
   md << "## Transfer compression and quantisation (bench/quantization.cc)\n\n";
   md << "Measured " << date << " on " << machine << "; " << threads << " kernel thread(s), "
      << seeds << " structured random inputs per model at its own input size (smooth gratings "
-     << "+ noise, normalised per channel). A split at prefix P sends the tensors crossing "
+     << "+ noise, normalised per channel). A split after P nodes sends the tensors crossing "
      << "from the first P nodes (topological order) to the rest. Rel L2 is the output's relative "
      << "L2 error against the unquantised run (worst output of the model); top-1 counts seeds "
      << "whose arg-max is unchanged. **Zoo models have random weights**: top-1 agreement is "

@@ -109,15 +109,15 @@ TEST(PlannerTest, ChainOptimaByBandwidth) {
   // 8 Mbit/s: p0 = 100 + 3 + 0.4 = 103.4, p1 = 10 + 10 + 2 + 0.4 = 22.4,
   // p2 = 20 + 200 + 1 + 0.4 = 221.4, local = 30: split at the bottleneck.
   Prediction p = Decide(t, Link(8), Policy::kLoadAware);
-  EXPECT_EQ(p.prefix, 1);
+  EXPECT_EQ(p.device_nodes, 1);
   EXPECT_NEAR(p.total_ms, 22.4, kTol);
   EXPECT_NEAR(p.upload_ms, 10.0, kTol);
   EXPECT_NEAR(p.download_ms, 0.4, kTol);
   // 0.8 Mbit/s: p1 = 10 + 100 + 2 + 4 = 116 > 30: local.
-  EXPECT_EQ(Decide(t, Link(0.8), Policy::kLoadAware).prefix, 3);
+  EXPECT_EQ(Decide(t, Link(0.8), Policy::kLoadAware).device_nodes, 3);
   // 8 Gbit/s: p0 = 0.1 + 3 + 0.0004 = 3.1004: remote.
   p = Decide(t, Link(8000), Policy::kLoadAware);
-  EXPECT_EQ(p.prefix, 0);
+  EXPECT_EQ(p.device_nodes, 0);
   EXPECT_NEAR(p.total_ms, 3.1004, kTol);
 }
 
@@ -139,7 +139,7 @@ TEST(PlannerTest, DeviceSpeedScalesThePrefix) {
   Conditions c = Link(8);
   c.device_speed = 4.0;  // local = 120; p1 = 40 + 10 + 2 + 0.4 = 52.4; p0 = 103.4
   Prediction p = Decide(t, c, Policy::kLoadAware);
-  EXPECT_EQ(p.prefix, 1);
+  EXPECT_EQ(p.device_nodes, 1);
   EXPECT_NEAR(p.device_ms, 40.0, kTol);
   EXPECT_NEAR(PredictCut(t.cuts[3], c).total_ms, 120.0, kTol);
 }
@@ -158,21 +158,21 @@ TEST(PlannerTest, LoadedServerMovesTheCutLater) {
   CostTable t = FourNodeChain();
   Conditions idle = Link(8);
   // k = 1: p1 = 26.4 < p2 = 27.4 < local 40.
-  EXPECT_EQ(Decide(t, idle, Policy::kLoadAware).prefix, 1);
-  EXPECT_EQ(Decide(t, idle, Policy::kNeurosurgeon).prefix, 1);
+  EXPECT_EQ(Decide(t, idle, Policy::kLoadAware).device_nodes, 1);
+  EXPECT_EQ(Decide(t, idle, Policy::kNeurosurgeon).device_nodes, 1);
   Conditions loaded = idle;
   loaded.load_factor = 4.0;  // p1 = 44.4, p2 = 33.4, local = 40
   Prediction aware = Decide(t, loaded, Policy::kLoadAware);
   Prediction neuro = Decide(t, loaded, Policy::kNeurosurgeon);
-  EXPECT_EQ(aware.prefix, 2);
+  EXPECT_EQ(aware.device_nodes, 2);
   EXPECT_NEAR(aware.total_ms, 33.4, kTol);
-  EXPECT_EQ(neuro.prefix, 1);
+  EXPECT_EQ(neuro.device_nodes, 1);
   // Neurosurgeon reports its choice's cost under the real load.
   EXPECT_NEAR(neuro.total_ms, 44.4, kTol);
   EXPECT_NEAR(neuro.server_ms, 24.0, kTol);
   // k = 8: p2 = 41.4 > local 40.
   loaded.load_factor = 8.0;
-  EXPECT_EQ(Decide(t, loaded, Policy::kLoadAware).prefix, 4);
+  EXPECT_EQ(Decide(t, loaded, Policy::kLoadAware).device_nodes, 4);
 }
 
 TEST(PlannerTest, NeurosurgeonIgnoresLoadAndQueue) {
@@ -180,11 +180,11 @@ TEST(PlannerTest, NeurosurgeonIgnoresLoadAndQueue) {
   Conditions c = Link(8);
   c.load_factor = 10.0;
   c.queue_ms = 50.0;
-  EXPECT_EQ(Decide(t, c, Policy::kNeurosurgeon).prefix, 1);
+  EXPECT_EQ(Decide(t, c, Policy::kNeurosurgeon).device_nodes, 1);
   // Queue time alone (k = 1) pushes the load-aware planner to local: 26.4 + 50 > 40.
   c.load_factor = 1.0;
-  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).prefix, 4);
-  EXPECT_EQ(Decide(t, c, Policy::kNeurosurgeon).prefix, 1);
+  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).device_nodes, 4);
+  EXPECT_EQ(Decide(t, c, Policy::kNeurosurgeon).device_nodes, 1);
 }
 
 TEST(PlannerTest, LoadEnvelopeListsTheCutsThatWinForSomeLoad) {
@@ -198,13 +198,13 @@ TEST(PlannerTest, LoadEnvelopeListsTheCutsThatWinForSomeLoad) {
 TEST(PlannerTest, FixedLocalRemotePolicies) {
   CostTable t = FourNodeChain();
   Conditions c = Link(8);
-  EXPECT_EQ(Decide(t, c, Policy::kLocal).prefix, 4);
+  EXPECT_EQ(Decide(t, c, Policy::kLocal).device_nodes, 4);
   EXPECT_NEAR(Decide(t, c, Policy::kLocal).total_ms, 40.0, kTol);
-  EXPECT_EQ(Decide(t, c, Policy::kRemote).prefix, 0);
+  EXPECT_EQ(Decide(t, c, Policy::kRemote).device_nodes, 0);
   EXPECT_NEAR(Decide(t, c, Policy::kRemote).total_ms, 107.4, kTol);
-  EXPECT_EQ(Decide(t, c, Policy::kFixed, 3).prefix, 3);
-  EXPECT_EQ(Decide(t, c, Policy::kFixed, 99).prefix, 4);
-  EXPECT_EQ(Decide(t, c, Policy::kFixed, -2).prefix, 0);
+  EXPECT_EQ(Decide(t, c, Policy::kFixed, 3).device_nodes, 3);
+  EXPECT_EQ(Decide(t, c, Policy::kFixed, 99).device_nodes, 4);
+  EXPECT_EQ(Decide(t, c, Policy::kFixed, -2).device_nodes, 0);
 }
 
 TEST(PlannerTest, UnknownBandwidthStaysLocal) {
@@ -212,17 +212,17 @@ TEST(PlannerTest, UnknownBandwidthStaysLocal) {
   Conditions c = Link(0);
   EXPECT_TRUE(std::isinf(PredictCut(t.cuts[0], c).total_ms));
   EXPECT_TRUE(std::isinf(PredictCut(t.cuts[1], c).total_ms));
-  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).prefix, 3);
-  EXPECT_EQ(Decide(t, c, Policy::kNeurosurgeon).prefix, 3);
+  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).device_nodes, 3);
+  EXPECT_EQ(Decide(t, c, Policy::kNeurosurgeon).device_nodes, 3);
   c.bandwidth_mbit = -1;
-  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).prefix, 3);
+  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).device_nodes, 3);
 }
 
 TEST(PlannerTest, CompressionChangesTheChoice) {
   CostTable t = ThreeNodeChain();
   // 1.6 Mbit/s = 200 B/ms. Raw: p1 = 10 + 50 + 2 + 2 = 64 > local 30.
   Conditions c = Link(1.6);
-  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).prefix, 3);
+  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).device_nodes, 3);
   // lz4 at ratio 0.25 and 1000 MB/s (1e6 B/ms): p1 = 10 + (0.01 + 12.5) + 2 + 2 = 26.51.
   CompressionModel lz4;
   lz4.codec = "lz4";
@@ -230,7 +230,7 @@ TEST(PlannerTest, CompressionChangesTheChoice) {
   lz4.default_ratio = 0.25;
   c.compression = &lz4;
   Prediction p = Decide(t, c, Policy::kLoadAware);
-  EXPECT_EQ(p.prefix, 1);
+  EXPECT_EQ(p.device_nodes, 1);
   EXPECT_TRUE(p.compress);
   EXPECT_NEAR(p.upload_ms, 12.51, kTol);
   EXPECT_NEAR(p.total_ms, 26.51, kTol);
@@ -241,7 +241,7 @@ TEST(PlannerTest, CompressionChangesTheChoice) {
   // A learnt per-tensor ratio overrides the default: v1 does not compress at all, so raw
   // (50 ms) beats 0.01 + 50 ms and the choice is local again.
   lz4.ratio["v1"] = 1.0;
-  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).prefix, 3);
+  EXPECT_EQ(Decide(t, c, Policy::kLoadAware).device_nodes, 3);
   Prediction raw = PredictCut(t.cuts[1], c);
   EXPECT_FALSE(raw.compress);
   EXPECT_NEAR(raw.upload_ms, 50.0, kTol);
@@ -285,12 +285,12 @@ TEST(CostTableTest, BranchCrossingSetsMatchSplitPlan) {
   for (int p = 0; p <= 4; ++p) {
     auto expected = CrossingTensors(g, p);
     ASSERT_TRUE(expected.ok());
-    EXPECT_EQ(t->cuts[static_cast<size_t>(p)].tensors, *expected) << "prefix " << p;
+    EXPECT_EQ(t->cuts[static_cast<size_t>(p)].tensors, *expected) << "cut after " << p << " nodes";
   }
   // 8 Mbit/s: p0 = 104.4, p1 = 113.4, p2 = 20 + 101 + 2 + 0.4 = 123.4,
   // p3 = 30 + 4 + 1 + 0.4 = 35.4, local 40: the two-tensor cut inside the join wins.
   Prediction best = Decide(*t, Link(8), Policy::kLoadAware);
-  EXPECT_EQ(best.prefix, 3);
+  EXPECT_EQ(best.device_nodes, 3);
   EXPECT_NEAR(best.total_ms, 35.4, kTol);
 }
 
@@ -366,7 +366,7 @@ TEST(PlannerTest, DecideMatchesExhaustiveSearchOnRandomDags) {
     for (int p = 0; p <= 40; ++p) {
       auto expected = CrossingTensors(g, p);
       ASSERT_TRUE(expected.ok());
-      ASSERT_EQ(t->cuts[static_cast<size_t>(p)].tensors, *expected) << "prefix " << p;
+      ASSERT_EQ(t->cuts[static_cast<size_t>(p)].tensors, *expected) << "cut after " << p << " nodes";
     }
     CompressionModel lz4;
     lz4.codec = "lz4";
@@ -383,7 +383,7 @@ TEST(PlannerTest, DecideMatchesExhaustiveSearchOnRandomDags) {
         if (all[k].total_ms < all[best].total_ms) best = k;
       }
       Prediction chosen = Decide(*t, c, Policy::kLoadAware);
-      EXPECT_EQ(chosen.prefix, static_cast<int>(best)) << "trial " << trial << " draw " << i;
+      EXPECT_EQ(chosen.device_nodes, static_cast<int>(best)) << "trial " << trial << " draw " << i;
       EXPECT_EQ(chosen.total_ms, all[best].total_ms);
     }
   }
@@ -399,11 +399,20 @@ TEST(PolicyTest, Parse) {
   EXPECT_EQ(*ParsePolicy("neurosurgeon", &fixed), Policy::kNeurosurgeon);
   EXPECT_EQ(*ParsePolicy("fixed:7", &fixed), Policy::kFixed);
   EXPECT_EQ(fixed, 7);
+  EXPECT_EQ(*ParsePolicy("split:5", &fixed), Policy::kFixed);
+  EXPECT_EQ(fixed, 5);
+  EXPECT_FALSE(ParsePolicy("split:conv1", &fixed).ok());  // a fixed policy counts nodes
   EXPECT_FALSE(ParsePolicy("fixed:", &fixed).ok());
   EXPECT_FALSE(ParsePolicy("fixed:-1", &fixed).ok());
   EXPECT_FALSE(ParsePolicy("fixed:3x", &fixed).ok());
   EXPECT_FALSE(ParsePolicy("fastest", &fixed).ok());
   EXPECT_STREQ(PolicyName(Policy::kNeurosurgeon), "neurosurgeon");
+}
+
+TEST(PolicyTest, CutAtNamesTheTrivialCuts) {
+  EXPECT_EQ(CutAt(0, 5), Cut::Remote());
+  EXPECT_EQ(CutAt(3, 5), Cut::AfterNodes(3));
+  EXPECT_EQ(CutAt(5, 5), Cut::Local());
 }
 
 TEST(LinkEstimatorTest, ConstantSamplesGiveTheExactRate) {

@@ -164,10 +164,16 @@ std::string ParseFlags(const Args& args, Flags* f) {
   return "";
 }
 
-nlohmann::json PredictionJson(const planner::Prediction& p) {
-  return {{"prefix", p.prefix},           {"total_ms", p.total_ms}, {"device_ms", p.device_ms},
-          {"upload_ms", p.upload_ms},     {"rtt_ms", p.rtt_ms},     {"server_ms", p.server_ms},
-          {"download_ms", p.download_ms}, {"compress", p.compress}};
+nlohmann::json PredictionJson(const planner::Prediction& p, int node_count) {
+  return {{"cut", planner::CutAt(p.device_nodes, node_count).ToString()},
+          {"device_nodes", p.device_nodes},
+          {"total_ms", p.total_ms},
+          {"device_ms", p.device_ms},
+          {"upload_ms", p.upload_ms},
+          {"rtt_ms", p.rtt_ms},
+          {"server_ms", p.server_ms},
+          {"download_ms", p.download_ms},
+          {"compress", p.compress}};
 }
 
 }  // namespace
@@ -214,9 +220,9 @@ int PlanCommand(int argc, char** argv) {
   const std::string server_source =
       edge ? "edge " + client.address : std::string("device/server-speedup");
   planner::Policy policy = planner::Policy::kLoadAware;
-  int fixed_prefix = 0;
+  int fixed_device_nodes = 0;
   if (args.Has("--policy")) {
-    auto parsed = planner::ParsePolicy(args.Get("--policy"), &fixed_prefix);
+    auto parsed = planner::ParsePolicy(args.Get("--policy"), &fixed_device_nodes);
     if (!parsed.ok()) return Usage("--policy: " + parsed.status().message());
     policy = *parsed;
   }
@@ -288,7 +294,7 @@ int PlanCommand(int argc, char** argv) {
       planner::Decide(*table, conditions, planner::Policy::kLoadAware);
   const planner::Prediction noload =
       planner::Decide(*table, conditions, planner::Policy::kNeurosurgeon);
-  const planner::Prediction picked = planner::Decide(*table, conditions, policy, fixed_prefix);
+  const planner::Prediction picked = planner::Decide(*table, conditions, policy, fixed_device_nodes);
   const std::vector<int> envelope = planner::LoadEnvelope(*table, conditions);
   const std::set<int> on_envelope(envelope.begin(), envelope.end());
   const int last = table->node_count;
@@ -297,7 +303,7 @@ int PlanCommand(int argc, char** argv) {
     nlohmann::json cuts = nlohmann::json::array();
     for (size_t i = 0; i < all.size(); ++i) {
       const planner::CutCost& c = table->cuts[i];
-      nlohmann::json row = PredictionJson(all[i]);
+      nlohmann::json row = PredictionJson(all[i], last);
       row["tensors"] = c.tensors;
       row["tensor_bytes"] = c.tensor_bytes;
       row["upload_bytes"] = c.upload_bytes;
@@ -321,9 +327,9 @@ int PlanCommand(int argc, char** argv) {
           {"server_speedup", edge ? nlohmann::json(nullptr) : nlohmann::json(f.server_speedup)},
           {"compression", compression.codec},
           {"compress_ratio", compression.codec.empty() ? 1.0 : f.compress_ratio}}},
-        {"auto", PredictionJson(chosen)},
-        {"auto_noload", PredictionJson(noload)},
-        {"policy", {{"name", args.Get("--policy", "auto")}, {"choice", PredictionJson(picked)}}},
+        {"auto", PredictionJson(chosen, last)},
+        {"auto_noload", PredictionJson(noload, last)},
+        {"policy", {{"name", args.Get("--policy", "auto")}, {"choice", PredictionJson(picked, last)}}},
         {"load_envelope", envelope},
         {"cuts", cuts}};
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
@@ -340,18 +346,18 @@ int PlanCommand(int argc, char** argv) {
       f.bandwidth_mbit, f.rtt_ms, f.load, f.queue_ms, f.device_slowdown,
       edge ? ("profiled by edge " + client.address).c_str() : server_text,
       compression.codec.empty() ? "" : (", " + compression.codec + " allowed").c_str());
-  std::printf("%6s  %-32s %10s %10s %10s %10s %10s %10s  %s\n", "prefix", "crossing tensors",
+  std::printf("%-10s  %-32s %10s %10s %10s %10s %10s %10s  %s\n", "cut", "crossing tensors",
               "upload KB", "device ms", "upload ms", "server ms", "down ms", "total ms", "marks");
   int hidden = 0;
   for (size_t i = 0; i < all.size(); ++i) {
-    const int prefix = static_cast<int>(i);
+    const int device_nodes = static_cast<int>(i);
     std::string marks;
-    if (prefix == chosen.prefix) marks += " auto";
-    if (prefix == noload.prefix) marks += " noload";
-    if (args.Has("--policy") && prefix == picked.prefix) marks += " " + args.Get("--policy");
-    if (on_envelope.count(prefix)) marks += " env";
-    if (prefix == 0) marks += " remote";
-    if (prefix == last) marks += " local";
+    if (device_nodes == chosen.device_nodes) marks += " auto";
+    if (device_nodes == noload.device_nodes) marks += " noload";
+    if (args.Has("--policy") && device_nodes == picked.device_nodes) {
+      marks += " " + args.Get("--policy");
+    }
+    if (on_envelope.count(device_nodes)) marks += " env";
     if (!args.Has("--all") && marks.empty()) {
       ++hidden;
       continue;
@@ -359,18 +365,22 @@ int PlanCommand(int argc, char** argv) {
     if (all[i].compress) marks += " " + compression.codec;
     const planner::CutCost& c = table->cuts[i];
     const planner::Prediction& p = all[i];
-    std::printf("%6d  %-32s %10.1f %10.3f %10.3f %10.3f %10.3f %10.3f %s\n", prefix,
+    std::printf("%-10s  %-32s %10.1f %10.3f %10.3f %10.3f %10.3f %10.3f %s\n",
+                planner::CutAt(device_nodes, last).ToString().c_str(),
                 Abbreviate(c.tensors, 32).c_str(), static_cast<double>(c.upload_bytes) / 1024.0,
                 p.device_ms, p.upload_ms, p.server_ms, p.download_ms, p.total_ms, marks.c_str());
   }
   if (hidden > 0) std::printf("(%d other cuts not shown; --all prints every cut)\n", hidden);
-  std::printf("\nauto (load-aware):     prefix %d, predicted %.3f ms\n", chosen.prefix,
+  auto cut_text = [&](const planner::Prediction& p) {
+    return planner::CutAt(p.device_nodes, last).ToString();
+  };
+  std::printf("\nauto (load-aware):     cut %s, predicted %.3f ms\n", cut_text(chosen).c_str(),
               chosen.total_ms);
-  std::printf("auto-noload (Neurosurgeon): prefix %d, predicted %.3f ms under K=%.2f Q=%.3f\n",
-              noload.prefix, noload.total_ms, f.load, f.queue_ms);
+  std::printf("auto-noload (Neurosurgeon): cut %s, predicted %.3f ms under K=%.2f Q=%.3f\n",
+              cut_text(noload).c_str(), noload.total_ms, f.load, f.queue_ms);
   if (args.Has("--policy")) {
-    std::printf("%s: prefix %d, predicted %.3f ms\n", args.Get("--policy").c_str(), picked.prefix,
-                picked.total_ms);
+    std::printf("%s: cut %s, predicted %.3f ms\n", args.Get("--policy").c_str(),
+                cut_text(picked).c_str(), picked.total_ms);
   }
   return 0;
 }

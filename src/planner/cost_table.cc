@@ -61,7 +61,7 @@ Result<CostTable> BuildCostTable(const Graph& graph, const std::vector<NodeProfi
   std::vector<bool> is_input(graph.values().size(), false);
   for (ValueId id : graph.inputs()) is_input[static_cast<size_t>(id)] = true;
 
-  // A non-constant value crosses the cut at prefix P when it is available to the prefix
+  // A non-constant value crosses the cut after P nodes when it is available to the device part
   // (a model input, or produced at position < P) and some live node at position >= P reads it:
   // that is, for P in [first, last] with first = producer position + 1 (0 for model inputs)
   // and last = the latest consumer position.
@@ -98,7 +98,7 @@ Result<CostTable> BuildCostTable(const Graph& graph, const std::vector<NodeProfi
   }
 
   // Model outputs the suffix computes are downloaded: output produced at position p is
-  // downloaded for every prefix P <= p.
+  // downloaded for every cut after P <= p nodes.
   std::vector<int64_t> download(static_cast<size_t>(n) + 1, 0);
   for (ValueId id : graph.outputs()) {
     const Value& v = graph.value(id);
@@ -126,7 +126,7 @@ Result<CostTable> BuildCostTable(const Graph& graph, const std::vector<NodeProfi
   double device_prefix = 0.0, server_prefix = 0.0;
   for (int p = 0; p <= n; ++p) {
     CutCost& cut = table.cuts[static_cast<size_t>(p)];
-    cut.prefix = p;
+    cut.device_nodes = p;
     cut.all_local = p == n;
     // Spans are in value order, so the crossing tensors are too (as CrossingTensors lists them).
     for (const Span& s : spans) {
@@ -138,7 +138,7 @@ Result<CostTable> BuildCostTable(const Graph& graph, const std::vector<NodeProfi
     }
     cut.download_bytes = download[static_cast<size_t>(p)];
     cut.device_ms = device_prefix;
-    // Subtracting prefix sums can leave -1e-16 behind; a suffix never costs less than nothing.
+    // Subtracting prefix sums can leave -1e-16 behind; a server part never costs less than nothing.
     cut.server_ms = std::max(0.0, server_total - server_prefix);
     if (p < n) {
       const int node = order[static_cast<size_t>(p)];

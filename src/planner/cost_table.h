@@ -1,8 +1,8 @@
 // The candidate cuts of one model and what each costs when nothing is loaded.
 //
-// A cut is a topological prefix: the first `prefix` nodes of Graph::TopologicalOrder() run on
-// the device, the rest on the edge server. prefix 0 is all-remote (the model inputs cross),
-// prefix == node count is all-local (nothing crosses). Costs come from per-node profiles of
+// A cut here is after a number of nodes: the first `device_nodes` nodes of
+// Graph::TopologicalOrder() run on the device, the rest on the edge server. 0 is all-remote (the
+// model inputs cross), the node count is all-local (nothing crosses). Costs come from per-node profiles of
 // both sides; a profile step that fused several nodes ("a+b") is spread over them in
 // proportion to their FLOPs. The table is built once per model and input shapes; a decision
 // then only reads it (planner.h).
@@ -20,18 +20,18 @@
 namespace edgeinfer::planner {
 
 struct CutCost {
-  int prefix = 0;                     // nodes run on the device, in topological order
+  int device_nodes = 0;                     // nodes run on the device, in topological order
   std::vector<std::string> tensors;   // crossing tensors (uploaded); empty when all-local
   std::vector<int64_t> tensor_bytes;  // raw bytes of each crossing tensor
   int64_t upload_bytes = 0;           // sum of tensor_bytes
   int64_t download_bytes = 0;         // model outputs the server computes
-  double device_ms = 0.0;             // the prefix on the device (its profile)
+  double device_ms = 0.0;             // the device part on the device (its profile)
   double server_ms = 0.0;             // the suffix on the unloaded server (its profile)
   bool all_local = false;             // no server call at all
 };
 
 struct CostTable {
-  std::vector<CutCost> cuts;  // index == prefix, 0 .. node count
+  std::vector<CutCost> cuts;  // index == device_nodes, 0 .. node count
   int node_count = 0;
 };
 

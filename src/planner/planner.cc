@@ -17,7 +17,7 @@ double BytesPerMs(double mbit) { return mbit * 1e6 / 8.0 / 1e3; }
 // Milliseconds to process `bytes` at `mb_per_s` megabytes (1e6 bytes) per second.
 double CodecMs(double bytes, double mb_per_s) { return bytes / (mb_per_s * 1e3); }
 
-// Index of the cut with the smallest total under `conditions`; the lowest prefix on ties.
+// Index of the cut with the smallest total under `conditions`; the fewest device nodes on ties.
 size_t ArgMin(const CostTable& table, const Conditions& conditions) {
   size_t best = 0;
   double best_ms = kInf;
@@ -47,26 +47,41 @@ size_t ArgMin(const CostTable& table, const Conditions& conditions) {
 
 }  // namespace
 
-Result<Policy> ParsePolicy(const std::string& text, int* fixed_prefix) {
-  if (text == "local") return Policy::kLocal;
-  if (text == "remote") return Policy::kRemote;
-  if (text == "neurosurgeon" || text == "auto-noload") return Policy::kNeurosurgeon;
-  if (text == "loadaware" || text == "auto") return Policy::kLoadAware;
-  if (text.rfind("fixed:", 0) == 0) {
-    const std::string n = text.substr(6);
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(n.c_str(), &end, 10);
-    if (n.empty() || *end != '\0' || errno != 0 || v < 0 || v > std::numeric_limits<int>::max()) {
-      return Status::InvalidArgument("policy '" + text +
-                                     "': fixed:N needs a non-negative node count N");
-    }
-    if (fixed_prefix != nullptr) *fixed_prefix = static_cast<int>(v);
-    return Policy::kFixed;
+Cut CutAt(int device_nodes, int node_count) {
+  if (device_nodes <= 0) return Cut::Remote();
+  if (device_nodes >= node_count) return Cut::Local();
+  return Cut::AfterNodes(device_nodes);
+}
+
+Result<Policy> ParsePolicy(const std::string& text, int* fixed_device_nodes) {
+  // The planner's own names; every other form is a session mode's text (edgeinfer/mode.h).
+  if (text == "neurosurgeon") return Policy::kNeurosurgeon;
+  if (text == "loadaware") return Policy::kLoadAware;
+  std::string mode_text = text;
+  if (text.rfind("fixed:", 0) == 0) mode_text = "split:" + text.substr(6);
+  ExecutionMode mode;
+  Cut cut;
+  if (!ParseExecutionMode(mode_text, &mode, &cut).ok() ||
+      (mode == ExecutionMode::kSplit && cut.kind() != Cut::Kind::kAfterNodes) ||
+      cut.nodes() > std::numeric_limits<int>::max()) {
+    return Status::InvalidArgument("unknown policy '" + text +
+                                   "' (expected local, remote, fixed:N or split:N with N a node "
+                                   "count, neurosurgeon / auto-noload or loadaware / auto)");
   }
-  return Status::InvalidArgument("unknown policy '" + text +
-                                 "' (expected local, remote, fixed:N, neurosurgeon / auto-noload "
-                                 "or loadaware / auto)");
+  switch (mode) {
+    case ExecutionMode::kLocal:
+      return Policy::kLocal;
+    case ExecutionMode::kRemote:
+      return Policy::kRemote;
+    case ExecutionMode::kAuto:
+      return Policy::kLoadAware;
+    case ExecutionMode::kAutoNoLoad:
+      return Policy::kNeurosurgeon;
+    case ExecutionMode::kSplit:
+      break;
+  }
+  if (fixed_device_nodes != nullptr) *fixed_device_nodes = static_cast<int>(cut.nodes());
+  return Policy::kFixed;
 }
 
 const char* PolicyName(Policy policy) {
@@ -87,7 +102,7 @@ const char* PolicyName(Policy policy) {
 
 Prediction PredictCut(const CutCost& cut, const Conditions& conditions) {
   Prediction p;
-  p.prefix = cut.prefix;
+  p.device_nodes = cut.device_nodes;
   p.device_ms = cut.device_ms * conditions.device_speed;
   if (cut.all_local) {
     p.total_ms = p.device_ms;
@@ -132,7 +147,7 @@ std::vector<Prediction> PredictAll(const CostTable& table, const Conditions& con
 }
 
 Prediction Decide(const CostTable& table, const Conditions& conditions, Policy policy,
-                  int fixed_prefix) {
+                  int fixed_device_nodes) {
   if (table.cuts.empty()) {
     Prediction none;
     none.total_ms = kInf;
@@ -145,7 +160,7 @@ Prediction Decide(const CostTable& table, const Conditions& conditions, Policy p
     case Policy::kRemote:
       return PredictCut(table.cuts.front(), conditions);
     case Policy::kFixed:
-      return PredictCut(table.cuts[static_cast<size_t>(std::clamp(fixed_prefix, 0, last))],
+      return PredictCut(table.cuts[static_cast<size_t>(std::clamp(fixed_device_nodes, 0, last))],
                         conditions);
     case Policy::kNeurosurgeon: {
       Conditions unloaded = conditions;
@@ -169,7 +184,7 @@ std::vector<int> LoadEnvelope(const CostTable& table, const Conditions& conditio
     slope.push_back(cut.all_local ? 0.0 : cut.server_ms);
   }
   // Ordering of lines at the same point: the smaller slope (it stays best longer), then the
-  // lower prefix.
+  // cut with fewer device nodes.
   auto better = [&](size_t a, size_t b) {
     return slope[a] < slope[b] || (slope[a] == slope[b] && a < b);
   };

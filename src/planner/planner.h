@@ -1,10 +1,10 @@
 // Choosing the cut for one request: predicted latency of every cut under the current
 // estimates, minimum wins (LoADPart). The baselines share the interface.
 //
-// predicted = device prefix + upload(compressed bytes) / bandwidth + RTT
+// predicted = device part + upload(compressed bytes) / bandwidth + RTT
 //             + k x server suffix + q + download / bandwidth
 // where k (load factor) and q (queue ms) are the server's, estimated from its replies; the
-// load-oblivious Neurosurgeon baseline uses k = 1, q = 0. All-local pays only the device prefix
+// load-oblivious Neurosurgeon baseline uses k = 1, q = 0. All-local pays only the device part
 // (the whole model). Deciding is O(cuts x crossing tensors) and allocation-free.
 #ifndef EDGEINFER_PLANNER_PLANNER_H_
 #define EDGEINFER_PLANNER_PLANNER_H_
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "edgeinfer/mode.h"
 #include "edgeinfer/status.h"
 #include "planner/cost_table.h"
 
@@ -20,14 +21,20 @@ namespace edgeinfer::planner {
 
 enum class Policy {
   kLocal,         // everything on the device
-  kRemote,        // everything on the server (prefix 0)
-  kFixed,         // a given prefix
+  kRemote,        // everything on the server (the cut after 0 nodes)
+  kFixed,         // a given cut
   kNeurosurgeon,  // bandwidth-aware, load-oblivious: k = 1, q = 0
   kLoadAware,     // bandwidth- and load-aware (LoADPart)
 };
 
-// Parses "local", "remote", "fixed:N", "neurosurgeon" / "auto-noload", "loadaware" / "auto".
-Result<Policy> ParsePolicy(const std::string& text, int* fixed_prefix);
+// The cut after the first `device_nodes` of `node_count` nodes: Remote() at 0, Local() at
+// node_count (and beyond), AfterNodes(device_nodes) between. Auto sessions report their
+// decisions this way, and `edgeinfer plan` prints them so.
+Cut CutAt(int device_nodes, int node_count);
+
+// Parses "neurosurgeon", "loadaware", "fixed:N" and the session modes' text forms that name a
+// policy: "local", "remote", "split:N" (= fixed:N), "auto-noload", "auto".
+Result<Policy> ParsePolicy(const std::string& text, int* fixed_device_nodes);
 const char* PolicyName(Policy policy);
 
 // Lossless compression of the uploaded tensors, as the cost model sees it.
@@ -50,7 +57,7 @@ struct Conditions {
 };
 
 struct Prediction {
-  int prefix = 0;
+  int device_nodes = 0;
   bool compress = false;  // upload compressed with Conditions::compression->codec
   double total_ms = 0.0;
   double device_ms = 0.0;
@@ -64,18 +71,18 @@ struct Prediction {
 // upload). A cut that needs the network when the bandwidth is unknown predicts +infinity.
 Prediction PredictCut(const CutCost& cut, const Conditions& conditions);
 
-// Every cut's prediction, index == prefix (for `edgeinfer plan`).
+// Every cut's prediction, index == device_nodes (for `edgeinfer plan`).
 std::vector<Prediction> PredictAll(const CostTable& table, const Conditions& conditions);
 
 // The cut `policy` picks. kNeurosurgeon evaluates with k = 1 and q = 0 and then reports the
-// prediction under the real conditions; kFixed uses `fixed_prefix` (clamped to the table).
+// prediction under the real conditions; kFixed uses `fixed_device_nodes` (clamped to the table).
 Prediction Decide(const CostTable& table, const Conditions& conditions, Policy policy,
-                  int fixed_prefix = 0);
+                  int fixed_device_nodes = 0);
 
 // The cuts that are optimal for some server load factor k >= 0 when the other conditions hold
 // (the lower envelope of the lines total(k) = rest + k x suffix), as prefixes in order of
 // increasing k: the first is the choice of an idle server, the last that of a saturated one.
-// Of cuts with equal predictions the lowest prefix stands for all. Empty when no cut has a
+// Of cuts with equal predictions the one with the fewest device nodes stands for all. Empty when no cut has a
 // finite prediction.
 std::vector<int> LoadEnvelope(const CostTable& table, const Conditions& conditions);
 

@@ -27,7 +27,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Compiled device prefixes kept (oldest dropped first): a decision moves between a few cuts,
-// and each prefix holds its own executable.
+// and each cut holds its own compiled device part.
 constexpr size_t kMaxParts = 8;
 // Timed ServerLive round trips at open (after one that connects).
 constexpr int kRttProbes = 5;
@@ -52,7 +52,7 @@ constexpr double kCompressionAlpha = 0.5;
 // Whole-model device runs at open that calibrate the device speed factor.
 constexpr int kCalibrationRuns = 3;
 // EWMA weight of a new device speed sample (after SmoothedValue's median of 3, so that one
-// outlier run never moves the factor), and the smallest profiled prefix (ms) that gives one
+// outlier run never moves the factor), and the smallest profiled device part (ms) that gives one
 // (shorter prefixes are dominated by timer and scheduling noise).
 constexpr double kSpeedAlpha = 0.5;
 constexpr double kMinSpeedSampleMs = 1.0;
@@ -61,9 +61,9 @@ double MsBetween(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
-// One cut as it runs: which tensors the device computes and sends, and the compiled prefix.
+// One cut as it runs: which tensors the device computes and sends, and the compiled device part.
 struct Part {
-  int prefix = 0;
+  int device_nodes = 0;
   SplitPlan plan;
   std::unique_ptr<Session> device;  // null when the device computes nothing (remote)
 };
@@ -138,11 +138,11 @@ class AutoSession final : public Session {
  private:
   double NowMs() const { return MsBetween(epoch_, Clock::now()); }
   planner::Conditions CurrentConditions(planner::CompressionModel* snapshot) const;
-  Result<std::shared_ptr<const Part>> GetPart(int prefix);
-  // Feeds one reply's timing into the estimators; `prefix` is the cut it ran.
-  void Learn(const net::InferTiming& timing, int prefix);
-  // Feeds a measured device time of the first `prefix` nodes into the device speed factor.
-  void LearnDevice(double measured_ms, int prefix);
+  Result<std::shared_ptr<const Part>> GetPart(int device_nodes);
+  // Feeds one reply's timing into the estimators; the cut it ran was after `device_nodes` nodes.
+  void Learn(const net::InferTiming& timing, int device_nodes);
+  // Feeds a measured device time of the first `device_nodes` nodes into the device speed factor.
+  void LearnDevice(double measured_ms, int device_nodes);
   // Zero tensors for every tensor the cut `part` sends.
   Result<std::vector<NamedTensor>> ZeroInputs(const Part& part) const;
   // One probe: a ServerLive round trip (RTT) and the probe slice on zero inputs (bandwidth,
@@ -195,21 +195,21 @@ planner::Conditions AutoSession::CurrentConditions(planner::CompressionModel* sn
   return c;
 }
 
-Result<std::shared_ptr<const Part>> AutoSession::GetPart(int prefix) {
+Result<std::shared_ptr<const Part>> AutoSession::GetPart(int device_nodes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = parts_.find(prefix);
+    auto it = parts_.find(device_nodes);
     if (it != parts_.end()) {
-      part_order_.remove(prefix);
-      part_order_.push_back(prefix);
+      part_order_.remove(device_nodes);
+      part_order_.push_back(device_nodes);
       return it->second;
     }
   }
   // Compiled outside the lock; two first requests for one cut may both compile, and either
   // result is correct (compilation is deterministic).
   auto part = std::make_shared<Part>();
-  part->prefix = prefix;
-  EI_ASSIGN_OR_RETURN(part->plan, PlanSplit(graph_, Cut::AfterNodes(prefix)));
+  part->device_nodes = device_nodes;
+  EI_ASSIGN_OR_RETURN(part->plan, PlanSplit(graph_, Cut::AfterNodes(device_nodes)));
   if (!part->plan.local_targets.empty()) {
     EI_ASSIGN_OR_RETURN(Graph prefix_graph, graph_.Slice({}, part->plan.local_targets));
     EI_ASSIGN_OR_RETURN(part->device, MakeLocalSession(std::move(prefix_graph), options_));
@@ -223,9 +223,9 @@ Result<std::shared_ptr<const Part>> AutoSession::GetPart(int prefix) {
     EI_RETURN_IF_ERROR(part->device->Run(zeros).status());
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = parts_.emplace(prefix, std::move(part));
+  auto [it, inserted] = parts_.emplace(device_nodes, std::move(part));
   if (inserted) {
-    part_order_.push_back(prefix);
+    part_order_.push_back(device_nodes);
     while (part_order_.size() > kMaxParts) {
       parts_.erase(part_order_.front());
       part_order_.pop_front();
@@ -234,14 +234,14 @@ Result<std::shared_ptr<const Part>> AutoSession::GetPart(int prefix) {
   return it->second;
 }
 
-void AutoSession::Learn(const net::InferTiming& timing, int prefix) {
+void AutoSession::Learn(const net::InferTiming& timing, int device_nodes) {
   const double now = NowMs();
   // The wire's share of the round trip: what the server did not spend queued, computing or on
   // other work (decoding, compiling a new slice), and the client did not spend compressing.
   const double wire_ms = timing.round_trip_ms - timing.server_queue_ms - timing.server_compute_ms -
                          timing.server_other_ms - timing.compress_ms;
   link_.AddTransfer(timing.bytes_sent + timing.bytes_received, wire_ms, now);
-  const bool k_meaningful = table_.cuts[static_cast<size_t>(prefix)].server_ms >= kMinLoadFactorMs;
+  const bool k_meaningful = table_.cuts[static_cast<size_t>(device_nodes)].server_ms >= kMinLoadFactorMs;
   load_.AddReply(k_meaningful ? timing.load_factor : 0.0, timing.server_queue_ms, now);
   if (timing.compression_ratio.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -263,8 +263,8 @@ void AutoSession::Learn(const net::InferTiming& timing, int prefix) {
   }
 }
 
-void AutoSession::LearnDevice(double measured_ms, int prefix) {
-  const double profiled = table_.cuts[static_cast<size_t>(prefix)].device_ms;
+void AutoSession::LearnDevice(double measured_ms, int device_nodes) {
+  const double profiled = table_.cuts[static_cast<size_t>(device_nodes)].device_ms;
   if (profiled < kMinSpeedSampleMs || !(measured_ms > 0.0)) return;
   std::lock_guard<std::mutex> lock(mu_);
   device_speed_.Add(measured_ms / profiled, kSpeedAlpha);
@@ -299,15 +299,15 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
   local.load_factor_estimate = conditions.load_factor;
   local.queue_ms_estimate = conditions.queue_ms;
   std::vector<NamedTensor> result;
-  if (prediction.prefix >= table_.node_count) {
-    local.cut = Cut::Local();
+  if (prediction.device_nodes >= table_.node_count) {
+    local.cut = planner::CutAt(prediction.device_nodes, table_.node_count);
     const auto device_start = Clock::now();
     EI_ASSIGN_OR_RETURN(result, full_->Run(inputs));
     local.device_ms = MsBetween(device_start, Clock::now());
-    LearnDevice(local.device_ms, prediction.prefix);
+    LearnDevice(local.device_ms, prediction.device_nodes);
   } else {
-    local.cut = prediction.prefix == 0 ? Cut::Remote() : Cut::AfterNodes(prediction.prefix);
-    EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> part, GetPart(prediction.prefix));
+    local.cut = planner::CutAt(prediction.device_nodes, table_.node_count);
+    EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> part, GetPart(prediction.device_nodes));
     std::map<std::string, Tensor> available;
     for (size_t i = 0; i < ordered.size(); ++i) available[full_->inputs()[i].name] = ordered[i];
     if (part->device != nullptr) {
@@ -318,7 +318,7 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
       const auto device_start = Clock::now();
       EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> computed, part->device->Run(prefix_inputs));
       local.device_ms = MsBetween(device_start, Clock::now());
-      LearnDevice(local.device_ms, prediction.prefix);
+      LearnDevice(local.device_ms, prediction.device_nodes);
       for (NamedTensor& t : computed) available[t.name] = std::move(t.tensor);
     }
     if (!part->plan.remote_outputs.empty()) {
@@ -336,7 +336,7 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
       EI_ASSIGN_OR_RETURN(
           std::vector<NamedTensor> received,
           client_->Infer(model_name_, sent, part->plan.remote_outputs, &timing, transfer));
-      Learn(timing, prediction.prefix);
+      Learn(timing, prediction.device_nodes);
       for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
       local.compressed = !transfer.compression.empty();
       FillRemoteStats(timing, &local);
