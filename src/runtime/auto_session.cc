@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
-#include "ops/passes.h"
 #include "net/client.h"
+#include "ops/passes.h"
 #include "planner/cost_table.h"
 #include "planner/estimators.h"
 #include "planner/planner.h"
@@ -24,7 +24,7 @@ namespace edgeinfer {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // Compiled device prefixes kept (oldest dropped first): a decision moves between a few cuts,
 // and each prefix holds its own executable.
@@ -38,10 +38,6 @@ constexpr int64_t kProbeMinBytes = 64 * 1024;
 // timers, fused steps shared evenly) for its load factor to mean anything; only its queue time
 // is used.
 constexpr double kMinLoadFactorMs = 0.5;
-// Background probes run only while the session is in use: within this long of its last
-// request. An idle application costs the link nothing; its first request after a pause decides
-// on the last estimates, and its own reply refreshes them.
-constexpr double kProbeWhileUsedMs = 10000.0;
 // Deadline of background probes: a probe never holds the destructor longer than this.
 constexpr int kProbeTimeoutMs = 5000;
 // Lossless codec tried for uploads. Its ratio per tensor and its speed are learnt from the
@@ -56,10 +52,6 @@ constexpr int kCalibrationRuns = 3;
 // (shorter prefixes are dominated by timer and scheduling noise).
 constexpr double kSpeedAlpha = 0.5;
 constexpr double kMinSpeedSampleMs = 1.0;
-
-double MsBetween(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
 
 // One cut as it runs: which tensors the device computes and sends, and the compiled prefix.
 struct Part {
@@ -81,8 +73,7 @@ class AutoSession final : public Session {
         model_name_(std::move(model_name)),
         table_(std::move(table)),
         policy_(policy),
-        options_(std::move(options)),
-        epoch_(Clock::now()) {
+        options_(std::move(options)) {
     compression_.codec = kCodec;
     // The cut with the smallest upload of at least kProbeMinBytes (the latest of equals, so
     // the server's share is small too): every probe costs the link as little as a bandwidth
@@ -135,7 +126,7 @@ class AutoSession final : public Session {
   }
 
  private:
-  double NowMs() const { return MsBetween(epoch_, Clock::now()); }
+  double NowMs() const { return probes_.NowMs(); }
   planner::Conditions CurrentConditions(planner::CompressionModel* snapshot) const;
   Result<std::shared_ptr<const Part>> GetPart(int prefix);
   // Feeds one reply's timing into the estimators; `prefix` is the cut it ran.
@@ -157,9 +148,10 @@ class AutoSession final : public Session {
   const planner::CostTable table_;
   const planner::Policy policy_;
   const SessionOptions options_;
-  const Clock::time_point epoch_;
   int probe_prefix_ = 0;  // the cut the probe slice starts from; fixed after construction
-  std::atomic<double> last_request_ms_{0.0};  // NowMs() of the newest request's start
+  // The time axis of the estimators and the prober's decisions (real time; tests of the
+  // decisions use ProbeScheduler with a FakeClock). Thread safe.
+  planner::ProbeScheduler probes_;
 
   planner::LinkEstimator link_;  // thread safe
   planner::LoadEstimator load_;  // thread safe
@@ -284,8 +276,8 @@ Result<std::vector<NamedTensor>> AutoSession::ZeroInputs(const Part& part) const
 
 Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<NamedTensor>& inputs,
                                                            RunStats* stats) {
-  const auto start = Clock::now();
-  last_request_ms_.store(NowMs());
+  const auto start = SteadyClock::now();
+  probes_.NoteRequest();
   std::vector<Tensor> ordered;
   EI_RETURN_IF_ERROR(OrderInputs(full_->inputs(), inputs, &ordered));
   planner::CompressionModel compression;
@@ -300,9 +292,9 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
   std::vector<NamedTensor> result;
   if (prediction.prefix >= table_.node_count) {
     local.cut = "local";
-    const auto device_start = Clock::now();
+    const auto device_start = SteadyClock::now();
     EI_ASSIGN_OR_RETURN(result, full_->Run(inputs));
-    local.device_ms = MsBetween(device_start, Clock::now());
+    local.device_ms = MsBetween(device_start, SteadyClock::now());
     LearnDevice(local.device_ms, prediction.prefix);
   } else {
     local.cut = prediction.prefix == 0 ? "remote" : "split:" + std::to_string(prediction.prefix);
@@ -314,9 +306,9 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
       for (const TensorInfo& info : part->device->inputs()) {
         prefix_inputs.push_back({info.name, available[info.name]});
       }
-      const auto device_start = Clock::now();
+      const auto device_start = SteadyClock::now();
       EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> computed, part->device->Run(prefix_inputs));
-      local.device_ms = MsBetween(device_start, Clock::now());
+      local.device_ms = MsBetween(device_start, SteadyClock::now());
       LearnDevice(local.device_ms, prediction.prefix);
       for (NamedTensor& t : computed) available[t.name] = std::move(t.tensor);
     }
@@ -349,15 +341,15 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
       result.push_back({info.name, it->second});
     }
   }
-  local.total_ms = MsBetween(start, Clock::now());
+  local.total_ms = MsBetween(start, SteadyClock::now());
   if (stats != nullptr) *stats = std::move(local);
   return result;
 }
 
 Status AutoSession::Probe(net::EdgeClient& client) {
-  const auto live_start = Clock::now();
+  const auto live_start = SteadyClock::now();
   EI_RETURN_IF_ERROR(client.ServerLive());
-  link_.AddRtt(MsBetween(live_start, Clock::now()), NowMs());
+  link_.AddRtt(MsBetween(live_start, SteadyClock::now()), NowMs());
   EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> part, GetPart(probe_prefix_));
   EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> zeros, ZeroInputs(*part));
   net::InferTiming timing;
@@ -369,9 +361,9 @@ Status AutoSession::Probe(net::EdgeClient& client) {
 Status AutoSession::Warm(const std::vector<NamedTensor>& zeros) {
   const double profiled = table_.cuts.back().device_ms;
   for (int i = 0; i < kCalibrationRuns; ++i) {
-    const auto t = Clock::now();
+    const auto t = SteadyClock::now();
     EI_RETURN_IF_ERROR(full_->Run(zeros).status());
-    const double ms = MsBetween(t, Clock::now());
+    const double ms = MsBetween(t, SteadyClock::now());
     if (profiled > 0.0 && ms > 0.0) {
       std::lock_guard<std::mutex> lock(mu_);
       device_speed_.Add(ms / profiled, kSpeedAlpha);
@@ -380,9 +372,9 @@ Status AutoSession::Warm(const std::vector<NamedTensor>& zeros) {
   // The first call connects; its time is not a round trip.
   EI_RETURN_IF_ERROR(client_->ServerLive());
   for (int i = 0; i < kRttProbes; ++i) {
-    const auto t = Clock::now();
+    const auto t = SteadyClock::now();
     EI_RETURN_IF_ERROR(client_->ServerLive());
-    link_.AddRtt(MsBetween(t, Clock::now()), NowMs());
+    link_.AddRtt(MsBetween(t, SteadyClock::now()), NowMs());
   }
   // The whole model remotely on zeros: a bandwidth sample of the model inputs' size, and the
   // server's current load.
@@ -398,15 +390,13 @@ Status AutoSession::Warm(const std::vector<NamedTensor>& zeros) {
 }
 
 void AutoSession::ProbeLoop() {
-  // Half the staleness limit: an idle session's estimates are never older than the limit by
-  // more than one probe.
-  const auto period =
-      std::chrono::duration<double, std::milli>(planner::EstimatorOptions().stale_after_ms / 2.0);
+  // Probes run only while the session is in use (planner::ProbeScheduler): an idle application
+  // costs the link nothing; its first request after a pause decides on the last estimates, and
+  // its own reply refreshes them.
+  const auto period = std::chrono::duration<double, std::milli>(probes_.period_ms());
   std::unique_lock<std::mutex> lock(probe_mu_);
   while (!probe_cv_.wait_for(lock, period, [this] { return stop_; })) {
-    const double now = NowMs();
-    if (!load_.Stale(now) && !link_.Stale(now)) continue;
-    if (now - last_request_ms_.load() > kProbeWhileUsedMs) continue;
+    if (!probes_.Due(link_, load_)) continue;
     lock.unlock();
     // A failed probe (server down, deadline) leaves the estimates as they are; the next
     // request reports the error if the server stays unreachable.
