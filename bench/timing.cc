@@ -1,7 +1,8 @@
 // bench_timing: the real-time measurements that used to be single-run assertions in the tests
-// (tests/linkem_test.cc, tests/backend_test.cc), where they depended on the machine's speed and
-// load. The tests now check the same logic exactly (a FakeClock drives the link emulator; see
-// tests/linkem_test.cc); this program measures what the real clock gives on this machine.
+// (tests/linkem_test.cc, tests/backend_test.cc, tests/cpu_quota_test.cc), where they depended on
+// the machine's speed and load. The tests now check the same logic exactly (a FakeClock drives the
+// link emulator; see tests/linkem_test.cc); this program measures what the real clock gives on this
+// machine.
 //
 // Rows (each the median of --repeat measurements after one warm-up; min and max shown):
 //   link upload/download rate at 5, 20, 80 Mbit/s: steady-state rate at the receiver, between
@@ -13,6 +14,9 @@
 //   remote run over 20 Mbit/s, 5 ms each way: RunStats::total_ms of one remote inference of a
 //     192 KiB input through `edgeinfer serve` behind the emulator (expected >= 70 ms: 78 ms of
 //     serialisation less the 25 KB burst, plus 2 x 5 ms);
+//   CPU share under LimitCpu(0.25): CPU seconds per wall second of a child that busy-loops for
+//     1 s in a cgroup limited to a quarter core (expected 0.25; -1 where cgroups are not
+//     writable);
 //   cpu / reference speed-up on a 32-channel 28x28 residual block, one thread.
 //
 // usage: bench_timing [--repeat N]   (default 5)
@@ -32,6 +36,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -43,6 +48,7 @@
 #include "edgeinfer/session.h"
 #include "ir/graph.h"
 #include "onnx/onnx_io.h"
+#include "testbed/cpu_quota.h"
 #include "testbed/linkem.h"
 
 namespace edgeinfer {
@@ -474,6 +480,39 @@ class RemoteOverLink {
   std::vector<NamedTensor> inputs_;
 };
 
+// CPU seconds per wall second of a forked child held to 0.25 cores that busy-loops for 1 s.
+double QuarterCoreShare() {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    double share = -1;
+    if (LimitCpu(0.25).ok()) {
+      timespec c0{}, c1{};
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+      const auto t0 = Steady::now();
+      volatile unsigned long spin = 0;
+      while (SecondsSince(t0) < 1.0) {
+        for (int i = 0; i < 10000; ++i) spin = spin + 1;
+      }
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+      const double cpu = static_cast<double>(c1.tv_sec - c0.tv_sec) +
+                         static_cast<double>(c1.tv_nsec - c0.tv_nsec) * 1e-9;
+      share = cpu / SecondsSince(t0);
+    }
+    (void)!write(fds[1], &share, sizeof(share));
+    _exit(0);
+  }
+  close(fds[1]);
+  double share = -1;
+  if (read(fds[0], &share, sizeof(share)) != static_cast<ssize_t>(sizeof(share))) share = -1;
+  close(fds[0]);
+  waitpid(pid, nullptr, 0);
+  RemoveStaleCpuGroups();
+  return share;
+}
+
 void Row(const char* what, const char* unit, const char* expected, int repeat,
          const std::function<double()>& measure) {
   (void)measure();  // warm-up
@@ -522,6 +561,7 @@ int main(int argc, char** argv) {
     Row("remote run over 20 Mbit/s, 5 ms (192 KiB in)", "ms", ">= 70", repeat,
         [&] { return remote.Measure(); });
   }
+  Row("CPU share under LimitCpu(0.25)", "cores", "0.25", repeat, QuarterCoreShare);
   Row("cpu speed-up over reference (residual block)", "x", "10-50", repeat, CpuSpeedup);
   return 0;
 }
