@@ -78,12 +78,13 @@ ChildReport RunLimitedChild(double cores, double wall_s) {
 TEST(CpuQuotaTest, QuarterCoreGetsAQuarterOfTheTime) {
   const ChildReport r = RunLimitedChild(0.25, 1.0);
   if (!r.limited) GTEST_SKIP() << "cgroup CPU quota not permitted here: " << r.skip_reason;
-  // Expected 0.25 x wall. Upper slack 0.08 s: the first period may start with a full quota
-  // (25 ms) and the scheduler overruns by up to one tick per period boundary. Lower bound 0.15:
-  // other tests compete for the 2 cores, but a quarter core is still available to the child.
-  // Without the quota the child would use ~1 s.
+  // The quota is an upper bound that load cannot break (load only takes CPU away): at most
+  // 0.25 x wall, plus 0.08 s of slack because the first period may start with a full quota
+  // (25 ms) and the scheduler overruns by up to one tick per period boundary. Without the quota
+  // the child would use ~1 s. How much of its quarter core the child actually gets depends on
+  // what else runs; bench_timing measures that.
   EXPECT_LE(r.cpu_s, 0.25 * r.wall_s + 0.08) << "wall " << r.wall_s;
-  EXPECT_GE(r.cpu_s, 0.15 * r.wall_s) << "wall " << r.wall_s;
+  EXPECT_GT(r.cpu_s, 0.0) << "the child never ran";
 }
 
 TEST(CpuQuotaTest, RejectsBadCoresOrPeriod) {

@@ -1,7 +1,9 @@
-// LinkEmulator against real loopback TCP: rate, delay, rate changes (direct and by trace),
-// shared buckets, half-close, refused upstream, many connections, byte-exact relaying, and the
-// `edgeinfer linkem` command. Rates are measured at the receiver between receive events after
-// the initial burst, so the bucket is in steady state; tolerances are stated where used.
+// LinkEmulator: its pacing decisions (RateSchedule, TokenBucket) checked exactly on a FakeClock;
+// the relay on real loopback TCP driven by a FakeClock (the delay and the shared bucket, so that
+// no check depends on how fast or loaded the machine is); byte-exact relaying, half-close,
+// refused upstream, many connections, and the `edgeinfer linkem` command. What the emulator
+// achieves in real time (rates, round trips, idle CPU, gRPC through a shaped link) is measured by
+// bench/linkem.cc, not asserted here.
 #include "testbed/linkem.h"
 
 #include <arpa/inet.h>
@@ -23,11 +25,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "edgeinfer/session.h"
 #include "offload_util.h"
 #include "onnx/onnx_io.h"
@@ -36,14 +40,20 @@
 namespace edgeinfer::net {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
-// Rates measured over >= 0.3 s of steady state; 10% covers chunk granularity (16 KiB) and
-// scheduling jitter on a busy 2-core machine.
-constexpr double kRateTolerance = 0.10;
+// Real-time waits for what a FakeClock-driven relay must do without any more fake time passing:
+// a hang guard only (a correct relay gets there in microseconds), never a measurement.
+constexpr auto kHangGuard = 20s;
 
-double SecondsSince(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+// Waits (polling in real time, up to kHangGuard) until `done()` holds; false on timeout.
+bool WaitFor(const std::function<bool()>& done) {
+  const auto give_up = std::chrono::steady_clock::now() + kHangGuard;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
 }
 
 int ConnectTo(int port) {
@@ -70,40 +80,6 @@ bool SendAll(int fd, const char* data, size_t n) {
   }
   return true;
 }
-
-// (seconds since t0, cumulative bytes) at every receive.
-struct Samples {
-  std::mutex mu;
-  std::vector<std::pair<double, int64_t>> points;
-  int64_t total = 0;
-  void Add(Clock::time_point t0, int64_t n) {
-    std::lock_guard<std::mutex> lock(mu);
-    total += n;
-    points.emplace_back(SecondsSince(t0), total);
-  }
-  // Bits per second between the first receive at or after `from_s` and the last at or before
-  // `to_s`. Aligning the window to receive events avoids a one-chunk quantisation error.
-  double RateBetween(double from_s, double to_s) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto a = std::lower_bound(points.begin(), points.end(), std::make_pair(from_s, int64_t{0}));
-    auto b = std::upper_bound(points.begin(), points.end(), std::make_pair(to_s, INT64_MAX));
-    if (a == points.end() || b == points.begin() || std::prev(b) <= a) return 0.0;
-    --b;
-    return 8.0 * static_cast<double>(b->second - a->second) / (b->first - a->first);
-  }
-  // Bits per second between the receives that completed fractions `fa` and `fb` of `total`.
-  double RateBetweenFractions(double fa, double fb) {
-    double ta = -1, tb = -1;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      for (const auto& p : points) {
-        if (ta < 0 && p.second >= fa * static_cast<double>(total)) ta = p.first;
-        if (tb < 0 && p.second >= fb * static_cast<double>(total)) tb = p.first;
-      }
-    }
-    return RateBetween(ta, tb);
-  }
-};
 
 // A loopback TCP server: each accepted connection runs `handler(fd)` on its own thread.
 class TestServer {
@@ -188,201 +164,240 @@ std::unique_ptr<LinkEmulator> StartLink(LinkOptions options) {
   return link.ok() ? std::move(link).value() : nullptr;
 }
 
-// Uploads `bytes` through a link of `mbit` to a sink and returns the steady-state rate in
-// Mbit/s, measured at the sink between 30% and 100% of the bytes.
-double MeasureUpload(double mbit, int64_t bytes) {
-  Samples samples;
-  const auto t0 = Clock::now();
+// --- Pacing decisions on a FakeClock: exact. ---
+//
+// Rates are chosen so that every duration and token count is exact in binary floating point:
+// 1 MiB/s (8 * 2^20 bits/s) moves 16 KiB in exactly 1/64 s = 15.625 ms, so the checks below are
+// equalities, not tolerances.
+constexpr double kMiBps = 8.0 * 1048576.0;  // bits per second
+constexpr auto kSixtyFourth = 15625us;      // 1/64 s: 16 KiB at 1 MiB/s
+
+TEST(TokenBucketTest, BurstDepthFollowsTheOptionOrTheRate) {
+  EXPECT_EQ(TokenBucket::Burst(0, 5e6), 16 * 1024);  // 10 ms at 5 Mbit/s is only 6250 bytes
+  EXPECT_EQ(TokenBucket::Burst(0, 80e6), 100000);    // 10 ms at 80 Mbit/s
+  EXPECT_EQ(TokenBucket::Burst(1500, 80e6), 1500);   // the option wins
+}
+
+TEST(TokenBucketTest, BurstPassesAtOnceThenTheRatePaces) {
+  FakeClock clock;
+  const Clock::TimePoint t0 = clock.Now();
+  TokenBucket bucket(16384, kMiBps, t0);
+  EXPECT_EQ(bucket.tokens(), 16384.0);
+  // A full bucket: 16 KiB leave at once, and then no token is left.
+  ASSERT_TRUE(bucket.CanPass(kMiBps));
+  EXPECT_EQ(bucket.Pass(16384, t0, kMiBps), t0);
+  EXPECT_EQ(bucket.tokens(), 0.0);
+  EXPECT_FALSE(bucket.CanPass(kMiBps));
+  EXPECT_EQ(bucket.NextPass(t0, kMiBps), t0 + 20us);  // the wake-up margin past zero
+
+  // 1/256 s later 4 KiB of tokens: a 16 KiB chunk may go, and its last byte leaves once the
+  // other 12 KiB are paid for, 12/1024 s later.
+  clock.Advance(3906250ns);
+  bucket.Refill(clock.Now(), kMiBps);
+  EXPECT_EQ(bucket.tokens(), 4096.0);
+  ASSERT_TRUE(bucket.CanPass(kMiBps));
+  EXPECT_EQ(bucket.Pass(16384, clock.Now(), kMiBps), clock.Now() + 11718750ns);
+  EXPECT_EQ(bucket.tokens(), -12288.0);
+  EXPECT_FALSE(bucket.CanPass(kMiBps));
+  EXPECT_EQ(bucket.NextPass(clock.Now(), kMiBps), clock.Now() + 11718750ns + 20us);
+
+  // Paid off exactly at that moment: zero tokens still do not pass, one nanosecond later does.
+  clock.Advance(11718750ns);
+  bucket.Refill(clock.Now(), kMiBps);
+  EXPECT_EQ(bucket.tokens(), 0.0);
+  EXPECT_FALSE(bucket.CanPass(kMiBps));
+  clock.Advance(1ns);
+  bucket.Refill(clock.Now(), kMiBps);
+  EXPECT_TRUE(bucket.CanPass(kMiBps));
+
+  // An idle link refills only up to the burst depth.
+  clock.Advance(10s);
+  bucket.Refill(clock.Now(), kMiBps);
+  EXPECT_EQ(bucket.tokens(), 16384.0);
+}
+
+// A sender that always has data: at each step of 1/64 s, passes 1 KiB chunks while the bucket
+// allows. The bytes whose serialisation has ended by step k are exactly burst + rate * t.
+TEST(TokenBucketTest, ASaturatedSenderGetsBurstPlusRateTimesTime) {
+  FakeClock clock;
+  const Clock::TimePoint t0 = clock.Now();
+  TokenBucket bucket(16384, kMiBps, t0);
+  std::vector<Clock::TimePoint> ends;  // one per 1 KiB chunk
+  for (int k = 0; k <= 64; ++k) {
+    bucket.Refill(clock.Now(), kMiBps);
+    while (bucket.CanPass(kMiBps)) ends.push_back(bucket.Pass(1024, clock.Now(), kMiBps));
+    const int64_t sent =
+        1024 * std::count_if(ends.begin(), ends.end(), [&](auto e) { return e <= clock.Now(); });
+    EXPECT_EQ(sent, 16384 + 16384 * k) << "step " << k;
+    EXPECT_EQ(static_cast<int64_t>(ends.size()) * 1024, sent) << "step " << k;
+    clock.Advance(kSixtyFourth);
+  }
+}
+
+TEST(TokenBucketTest, RateChangeMidTransferKeepsWhatPassedAndPacesTheRestAtTheNewRate) {
+  FakeClock clock;
+  const Clock::TimePoint t0 = clock.Now();
+  TokenBucket bucket(16384, kMiBps, t0);
+  ASSERT_TRUE(bucket.CanPass(kMiBps));
+  // 32 KiB pass on a full 16 KiB bucket: the second half is paid for by 1/64 s of rate.
+  EXPECT_EQ(bucket.Pass(32768, t0, kMiBps), t0 + kSixtyFourth);
+  // The rate drops to a quarter: the chunk that passed keeps its end; the debt of 16 KiB now takes
+  // four times as long to pay off.
+  const double quarter = kMiBps / 4;
+  EXPECT_EQ(bucket.NextPass(t0, quarter), t0 + 4 * kSixtyFourth + 20us);
+  clock.Advance(4 * kSixtyFourth);
+  bucket.Refill(clock.Now(), quarter);
+  EXPECT_EQ(bucket.tokens(), 0.0);
+  EXPECT_FALSE(bucket.CanPass(quarter));
+  clock.Advance(kSixtyFourth);
+  bucket.Refill(clock.Now(), quarter);
+  EXPECT_EQ(bucket.tokens(), 4096.0);  // 1/64 s at 256 KiB/s
+  // Unlimited: everything passes at once and the bucket is full.
+  EXPECT_EQ(bucket.Pass(1 << 20, clock.Now(), 0.0), clock.Now());
+  bucket.Refill(clock.Now(), 0.0);
+  EXPECT_TRUE(bucket.CanPass(0.0));
+  EXPECT_EQ(bucket.tokens(), 16384.0);
+}
+
+TEST(RateScheduleTest, WithoutATraceTheRateHolds) {
+  FakeClock clock;
+  LinkOptions options;
+  options.rate_bps = 5e6;
+  RateSchedule schedule(options, clock.Now());
+  std::optional<Clock::TimePoint> next = clock.Now();
+  EXPECT_EQ(schedule.RateAt(clock.Now(), &next), 5e6);
+  EXPECT_FALSE(next.has_value());
+  clock.Advance(1h);
+  EXPECT_EQ(schedule.RateAt(clock.Now()), 5e6);
+  schedule.SetRate(-1.0);  // negative counts as unlimited
+  EXPECT_EQ(schedule.RateAt(clock.Now()), 0.0);
+}
+
+TEST(RateScheduleTest, TraceStepsAtItsTimesAndTheLastStepHolds) {
+  FakeClock clock;
+  const Clock::TimePoint t0 = clock.Now();
+  LinkOptions options;
+  options.rate_bps = 1e6;  // replaced by the first step at t = 0
+  options.trace = {{0.0, 10e6}, {0.5, 40e6}};
+  RateSchedule schedule(options, t0);
+  std::optional<Clock::TimePoint> next;
+  EXPECT_EQ(schedule.RateAt(t0, &next), 10e6);
+  EXPECT_EQ(next, t0 + 500ms);
+  clock.Advance(500ms - 1ns);
+  EXPECT_EQ(schedule.RateAt(clock.Now(), &next), 10e6);
+  EXPECT_EQ(next, t0 + 500ms);
+  clock.Advance(1ns);
+  EXPECT_EQ(schedule.RateAt(clock.Now(), &next), 40e6);
+  EXPECT_FALSE(next.has_value());  // the last step holds forever
+  clock.Advance(1h);
+  EXPECT_EQ(schedule.RateAt(clock.Now()), 40e6);
+  // SetRate stops the trace.
+  schedule.SetRate(3e6);
+  EXPECT_EQ(schedule.RateAt(clock.Now(), &next), 3e6);
+  EXPECT_FALSE(next.has_value());
+}
+
+TEST(RateScheduleTest, TraceLoopsWithItsPeriod) {
+  FakeClock clock;
+  const Clock::TimePoint t0 = clock.Now();
+  LinkOptions options;
+  options.rate_bps = 1e6;
+  options.trace = {{0.25, 2e6}};
+  options.trace_period_s = 0.5;  // 1 Mbit/s for 0.25 s, 2 Mbit/s for 0.25 s, repeat
+  RateSchedule schedule(options, t0);
+  // Every phase boundary of the first 100 s, and one nanosecond before each: binary-exact times,
+  // so the boundary belongs to the new phase exactly.
+  for (int phase = 0; phase < 400; ++phase) {
+    const Clock::TimePoint start = t0 + phase * 250ms;
+    const double rate = phase % 2 == 0 ? 1e6 : 2e6;
+    std::optional<Clock::TimePoint> next;
+    EXPECT_EQ(schedule.RateAt(start, &next), rate) << "phase " << phase;
+    EXPECT_EQ(next, start + 250ms) << "phase " << phase;
+    EXPECT_EQ(schedule.RateAt(start + 250ms - 1ns), rate) << "phase " << phase;
+  }
+}
+
+// --- The relay driven by a FakeClock: only the fake time decides when bytes move. ---
+
+TEST(LinkEmulatorFakeClockTest, EchoReturnsExactlyAfterTwiceTheDelay) {
+  TestServer echo(Echo);
+  FakeClock clock;
+  LinkOptions options;
+  options.to = echo.address();
+  options.delay_ms = 15;
+  options.clock = &clock;
+  auto link = StartLink(options);
+  ASSERT_NE(link, nullptr);
+  const int fd = ConnectTo(link->port());
+  ASSERT_GE(fd, 0);
+  timeval timeout{static_cast<time_t>(kHangGuard.count()), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  const char c = 'a';
+  ASSERT_TRUE(SendAll(fd, &c, 1));
+  // Read at fake time t0: it is due upstream at t0 + 15 ms, not a nanosecond earlier.
+  ASSERT_TRUE(WaitFor([&] { return link->stats().bytes_read_up == 1; }));
+  clock.Advance(15ms - 1ns);
+  link->Wake();
+  std::this_thread::sleep_for(50ms);  // (can only miss an early release, never invent one)
+  EXPECT_EQ(link->stats().bytes_up, 0) << "released before the delay";
+  clock.Advance(1ns);
+  link->Wake();
+  ASSERT_TRUE(WaitFor([&] { return link->stats().bytes_up == 1; }));
+  // The echo is read back at t0 + 15 ms and due at the client at t0 + 30 ms; the fake clock
+  // stands still, so it must still be in the delay line.
+  ASSERT_TRUE(WaitFor([&] { return link->stats().bytes_read_down == 1; }));
+  char back = 0;
+  EXPECT_EQ(recv(fd, &back, 1, MSG_DONTWAIT), -1) << "released before the delay";
+  EXPECT_EQ(link->stats().bytes_down, 0);
+  clock.Advance(15ms);
+  link->Wake();
+  ASSERT_EQ(recv(fd, &back, 1, 0), 1) << std::strerror(errno);
+  EXPECT_EQ(back, c);
+  close(fd);
+}
+
+TEST(LinkEmulatorFakeClockTest, ConnectionsShareOneBucketAndTheRateHolds) {
+  // Four connections upload 48 KiB each through one 1 MiB/s direction with a 16 KiB bucket. With
+  // all data read before time moves, a correct link has delivered between rate * t and
+  // burst + rate * t after t (chunks are at most 16 KiB = the burst); four buckets would deliver
+  // up to four times that.
+  constexpr int kConnections = 4;
+  constexpr int64_t kEach = 48 * 1024, kTotal = kConnections * kEach, kBurst = 16384;
+  std::atomic<int64_t> received{0};
   TestServer sink([&](int fd) {
     char buffer[65536];
     ssize_t n;
-    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) samples.Add(t0, n);
-    shutdown(fd, SHUT_WR);  // the FIN back tells the client every byte arrived
+    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) received += n;
   });
+  FakeClock clock;
   LinkOptions options;
   options.to = sink.address();
-  options.rate_bps = mbit * 1e6;
-  auto link = StartLink(options);
-  if (!link) return 0.0;
-  const int fd = ConnectTo(link->port());
-  const std::string data(static_cast<size_t>(bytes), 'x');
-  EXPECT_TRUE(SendAll(fd, data.data(), data.size()));
-  shutdown(fd, SHUT_WR);
-  char c;
-  EXPECT_EQ(recv(fd, &c, 1, 0), 0);  // the sink closes after EOF
-  close(fd);
-  EXPECT_EQ(samples.total, bytes);
-  EXPECT_EQ(link->stats().bytes_up, bytes);
-  return samples.RateBetweenFractions(0.3, 1.0) / 1e6;
-}
-
-// Downloads `bytes` from a source through a link of `mbit`; same measurement at the client.
-double MeasureDownload(double mbit, int64_t bytes) {
-  const std::string data(static_cast<size_t>(bytes), 'y');
-  TestServer source([&](int fd) {
-    SendAll(fd, data.data(), data.size());
-    shutdown(fd, SHUT_WR);
-  });
-  LinkOptions options;
-  options.to = source.address();
-  options.rate_bps = mbit * 1e6;
-  auto link = StartLink(options);
-  if (!link) return 0.0;
-  Samples samples;
-  const auto t0 = Clock::now();
-  const int fd = ConnectTo(link->port());
-  char buffer[65536];
-  ssize_t n;
-  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) samples.Add(t0, n);
-  close(fd);
-  EXPECT_EQ(samples.total, bytes);
-  EXPECT_EQ(link->stats().bytes_down, bytes);
-  return samples.RateBetweenFractions(0.3, 1.0) / 1e6;
-}
-
-TEST(LinkEmulatorTest, UploadRateHoldsAt20Mbit) {
-  // 1.5 MB at 2.5 MB/s: 0.6 s, of which the 16 KiB burst is ~1%.
-  const double measured = MeasureUpload(20, 1500000);
-  std::printf("measured %.3f Mbit/s at 20 Mbit/s\n", measured);
-  EXPECT_NEAR(measured, 20.0, 20.0 * kRateTolerance);
-}
-
-TEST(LinkEmulatorTest, DownloadRateHoldsAt80Mbit) {
-  // 6 MB at 10 MB/s: 0.6 s; the 100 KB burst (10 ms of rate) is excluded by the 30% start.
-  const double measured = MeasureDownload(80, 6000000);
-  std::printf("measured %.3f Mbit/s at 80 Mbit/s\n", measured);
-  EXPECT_NEAR(measured, 80.0, 80.0 * kRateTolerance);
-}
-
-TEST(LinkEmulatorTest, DownloadRateHoldsAt5Mbit) {
-  // 400 KB at 625 KB/s: 0.64 s; 16 KiB chunks keep this smooth.
-  const double measured = MeasureDownload(5, 400000);
-  std::printf("measured %.3f Mbit/s at 5 Mbit/s\n", measured);
-  EXPECT_NEAR(measured, 5.0, 5.0 * kRateTolerance);
-}
-
-TEST(LinkEmulatorTest, RoundTripIsTwiceTheDelay) {
-  TestServer echo(Echo);
-  LinkOptions options;
-  options.to = echo.address();
-  options.rate_bps = 100e6;
-  options.delay_ms = 15;
+  options.rate_bps = kMiBps;
+  options.burst_bytes = kBurst;
+  options.clock = &clock;
   auto link = StartLink(options);
   ASSERT_NE(link, nullptr);
-  const int fd = ConnectTo(link->port());
-  std::vector<double> rtts;
-  for (int i = 0; i < 5; ++i) {
-    const auto t0 = Clock::now();
-    char c = static_cast<char>('a' + i), back = 0;
-    ASSERT_TRUE(SendAll(fd, &c, 1));
-    ASSERT_EQ(recv(fd, &back, 1, MSG_WAITALL), 1);
-    EXPECT_EQ(back, c);
-    rtts.push_back(SecondsSince(t0) * 1000.0);
+  std::vector<int> fds;
+  for (int i = 0; i < kConnections; ++i) {
+    fds.push_back(ConnectTo(link->port()));
+    ASSERT_GE(fds.back(), 0);
+    const std::string data = RandomBytes(kEach, 30 + i);
+    ASSERT_TRUE(SendAll(fds.back(), data.data(), data.size()));
   }
-  close(fd);
-  std::sort(rtts.begin(), rtts.end());
-  std::printf("round trips %.2f .. %.2f ms (delay 15 ms each way)\n", rtts.front(), rtts.back());
-  // Never early (the delay line releases at arrival + delay); up to 10 ms late for scheduling
-  // of three processes' worth of threads on 2 cores.
-  EXPECT_GE(rtts.front(), 30.0);
-  EXPECT_LE(rtts[2], 40.0);
-}
-
-// A sender that keeps a link saturated until stopped, with the receive samples at the sink.
-struct SaturatedUpload {
-  Samples samples;
-  Clock::time_point t0 = Clock::now();
-  TestServer sink{[this](int fd) {
-    char buffer[65536];
-    ssize_t n;
-    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) samples.Add(t0, n);
-  }};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> senders;
-
-  void Run(int port, int connections) {
-    for (int i = 0; i < connections; ++i) {
-      senders.emplace_back([this, port] {
-        const int fd = ConnectTo(port);
-        const std::string block(65536, 'z');
-        while (!stop && SendAll(fd, block.data(), block.size())) {
-        }
-        close(fd);
-      });
-    }
+  ASSERT_TRUE(WaitFor([&] { return link->stats().bytes_read_up == kTotal; }));
+  for (int k = 0; k <= kTotal / kBurst; ++k) {
+    const int64_t lower = std::min(kTotal, kBurst * k), upper = std::min(kTotal, kBurst * (k + 1));
+    EXPECT_TRUE(WaitFor([&] { return received.load() >= lower; }))
+        << "step " << k << ": " << received.load() << " bytes, expected at least " << lower;
+    std::this_thread::sleep_for(5ms);  // (can only miss excess bytes, never invent them)
+    EXPECT_LE(received.load(), upper) << "step " << k;
+    clock.Advance(kSixtyFourth);
+    link->Wake();
   }
-  // Stopping the link resets the blocked senders; then everything joins.
-  void Finish(LinkEmulator& link) {
-    stop = true;
-    link.Stop();
-    for (auto& t : senders) t.join();
-  }
-};
-
-TEST(LinkEmulatorTest, SetRateChangesRateMidTransfer) {
-  SaturatedUpload upload;
-  LinkOptions options;
-  options.to = upload.sink.address();
-  options.rate_bps = 40e6;
-  auto link = StartLink(options);
-  ASSERT_NE(link, nullptr);
-  upload.Run(link->port(), 1);
-  std::this_thread::sleep_until(upload.t0 + std::chrono::milliseconds(450));
-  link->SetRateMbit(10);
-  EXPECT_DOUBLE_EQ(link->rate_bps(), 10e6);
-  std::this_thread::sleep_until(upload.t0 + std::chrono::milliseconds(1000));
-  upload.Finish(*link);
-  EXPECT_NEAR(upload.samples.RateBetween(0.1, 0.45) / 1e6, 40.0, 40.0 * kRateTolerance);
-  EXPECT_NEAR(upload.samples.RateBetween(0.55, 1.0) / 1e6, 10.0, 10.0 * kRateTolerance);
-}
-
-TEST(LinkEmulatorTest, TraceChangesRateMidTransfer) {
-  SaturatedUpload upload;
-  LinkOptions options;
-  options.to = upload.sink.address();
-  options.rate_bps = 1e6;  // replaced by the first step at t = 0
-  options.trace = {{0.0, 10e6}, {0.5, 40e6}};
-  auto link = StartLink(options);
-  ASSERT_NE(link, nullptr);
-  upload.Run(link->port(), 1);
-  std::this_thread::sleep_until(upload.t0 + std::chrono::milliseconds(950));
-  EXPECT_DOUBLE_EQ(link->rate_bps(), 40e6);  // the last step holds
-  upload.Finish(*link);
-  EXPECT_NEAR(upload.samples.RateBetween(0.1, 0.5) / 1e6, 10.0, 10.0 * kRateTolerance);
-  EXPECT_NEAR(upload.samples.RateBetween(0.6, 0.95) / 1e6, 40.0, 40.0 * kRateTolerance);
-}
-
-TEST(LinkEmulatorTest, TraceLoopsWithItsPeriod) {
-  TestServer echo(Echo);
-  LinkOptions options;
-  options.to = echo.address();
-  options.rate_bps = 1e6;
-  options.trace = {{0.2, 2e6}};
-  options.trace_period_s = 0.4;  // 1 Mbit/s for 0.2 s, 2 Mbit/s for 0.2 s, repeat
-  const auto t0 = Clock::now();
-  auto link = StartLink(options);
-  ASSERT_NE(link, nullptr);
-  // Sampled mid-phase; each phase lasts 200 ms, so a 100 ms scheduling delay is tolerated.
-  const double expected[] = {1e6, 2e6, 1e6, 2e6};
-  for (int i = 0; i < 4; ++i) {
-    std::this_thread::sleep_until(t0 + std::chrono::milliseconds(100 + 200 * i));
-    EXPECT_DOUBLE_EQ(link->rate_bps(), expected[i]) << "phase " << i;
-  }
-}
-
-TEST(LinkEmulatorTest, ConnectionsShareOneBucketPerDirection) {
-  SaturatedUpload upload;
-  LinkOptions options;
-  options.to = upload.sink.address();
-  options.rate_bps = 20e6;
-  auto link = StartLink(options);
-  ASSERT_NE(link, nullptr);
-  upload.Run(link->port(), 4);
-  std::this_thread::sleep_until(upload.t0 + std::chrono::milliseconds(700));
-  upload.Finish(*link);
-  // Four flows on one 20 Mbit/s link get 20 in total, not 80.
-  EXPECT_NEAR(upload.samples.RateBetween(0.2, 0.7) / 1e6, 20.0, 20.0 * kRateTolerance);
-  EXPECT_EQ(link->stats().connections_accepted, 4);
+  EXPECT_EQ(received.load(), kTotal);
+  EXPECT_EQ(link->stats().bytes_up, kTotal);
+  EXPECT_EQ(link->stats().connections_accepted, kConnections);
+  for (int fd : fds) close(fd);
 }
 
 TEST(LinkEmulatorTest, RelaysBytesExactlyAndForwardsHalfClose) {
@@ -567,25 +582,7 @@ class LinkemProcess {
   std::string first_line_;
 };
 
-// utime + stime of a process in seconds, from /proc/PID/stat.
-double CpuSecondsOf(pid_t pid) {
-  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
-  if (f == nullptr) return -1;
-  char text[1024] = {};
-  const size_t n = std::fread(text, 1, sizeof(text) - 1, f);
-  std::fclose(f);
-  // Fields after the ")" ending the command name: state is field 3, utime 14, stime 15.
-  const char* p = std::strrchr(text, ')');
-  if (p == nullptr || n == 0) return -1;
-  unsigned long utime = 0, stime = 0;
-  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) !=
-      2) {
-    return -1;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-TEST(LinkemCliTest, RelaysWithDelayIdlesWithoutSpinningAndStopsOnSigterm) {
+TEST(LinkemCliTest, RelaysWithDelayAndStopsOnSigterm) {
   TestServer echo(Echo);
   LinkemProcess link(
       {"--listen", "127.0.0.1:0", "--to", echo.address(), "--rate", "50mbit", "--delay", "5ms"});
@@ -598,20 +595,11 @@ TEST(LinkemCliTest, RelaysWithDelayIdlesWithoutSpinningAndStopsOnSigterm) {
   const int fd = ConnectTo(port);
   ASSERT_GE(fd, 0);
 
+  // The delay's timing and the idle CPU are measured by bench_linkem; here the command relays.
   char c = 'q', back = 0;
-  const auto t0 = Clock::now();
   ASSERT_TRUE(SendAll(fd, &c, 1));
   ASSERT_EQ(recv(fd, &back, 1, MSG_WAITALL), 1);
-  EXPECT_GE(SecondsSince(t0) * 1000.0, 10.0);  // 2 x 5 ms, never early
   EXPECT_EQ(back, c);
-
-  // An idle link with an open connection must sleep, not poll in a loop: under 50 ms of CPU in
-  // 1 s (a spinning relay would use ~1 s).
-  const double cpu0 = CpuSecondsOf(link.pid());
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  const double idle_cpu = CpuSecondsOf(link.pid()) - cpu0;
-  EXPECT_GE(cpu0, 0.0);
-  EXPECT_LT(idle_cpu, 0.05);
 
   const std::string data = RandomBytes(256 * 1024, 11);
   EXPECT_TRUE(EchoRoundTrip(fd, data) == data);
@@ -696,16 +684,12 @@ TEST(LinkEmulatorGrpcTest, RemoteInferenceThroughTheLinkMatchesLocal) {
   auto remote = Session::Open(model, remote_options);
   ASSERT_TRUE(remote.ok()) << remote.status().ToString() << "\n" << (*server)->Log();
   for (int i = 0; i < 2; ++i) {
-    RunStats stats;
-    auto got = (*remote)->RunWithStats(inputs, &stats);
+    auto got = (*remote)->Run(inputs);
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     // Same kernels on both sides; 1e-5 relative L2 as in offload_e2e_test.
     EXPECT_LE(testing::RelativeL2((*got)[0].tensor, (*expected)[0].tensor), 1e-5);
-    // 196,608 input bytes at 20 Mbit/s take >= 78 ms less the 25 KB burst (10 ms), plus the
-    // 2 x 5 ms delay: a faster run means the link did not shape gRPC.
-    EXPECT_GE(stats.total_ms, 70.0) << "run " << i;
-    std::printf("remote run over 20mbit/5ms: %.1f ms\n", stats.total_ms);
   }
+  // Both runs' inputs crossed the link (how long they took on it is bench_linkem's business).
   EXPECT_GE(link->stats().bytes_up, 2 * 196608);
 }
 

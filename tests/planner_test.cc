@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/units.h"
 #include "ir/graph.h"
 #include "planner/cost_table.h"
@@ -529,6 +530,68 @@ TEST(LoadEstimatorTest, DefaultsSmoothingAndStaleness) {
   for (int i = 0; i < 30; ++i) load.AddReply(1.0, 0.0, 20 + i);
   EXPECT_NEAR(load.load_factor(), 1.0, 1e-3);
   EXPECT_NEAR(load.queue_ms(), 0.0, 1e-3);
+}
+
+// The prober's decisions on a FakeClock: exact milliseconds, whatever the machine does.
+TEST(ProbeSchedulerTest, ProbesWhenAnEstimateIsStaleWhileTheSessionIsUsed) {
+  FakeClock clock;
+  EstimatorOptions options;  // stale after 1000 ms
+  ProbeScheduler probes(&clock, options, /*while_used_ms=*/10000);
+  LinkEstimator link(options);
+  LoadEstimator load(options);
+  EXPECT_EQ(probes.period_ms(), 500.0);
+  EXPECT_EQ(probes.NowMs(), 0.0);
+  EXPECT_TRUE(probes.Due(link, load));  // no sample yet: stale, and a new session counts as used
+  // A transfer refreshes the link, a reply the load: nothing is due until one is 1000 ms old.
+  link.AddRtt(2.0, probes.NowMs());
+  link.AddTransfer(100000, 12.0, probes.NowMs());
+  load.AddReply(1.0, 0.0, probes.NowMs());
+  EXPECT_FALSE(probes.Due(link, load));
+  clock.AdvanceMs(1000);
+  EXPECT_FALSE(probes.Due(link, load));
+  clock.AdvanceMs(1);
+  EXPECT_TRUE(probes.Due(link, load));
+  // Only the load refreshed (a reply without a bandwidth sample): the link alone makes it due.
+  load.AddReply(1.0, 0.0, probes.NowMs());
+  EXPECT_TRUE(probes.Due(link, load));
+  link.AddTransfer(100000, 12.0, probes.NowMs());
+  EXPECT_FALSE(probes.Due(link, load));
+}
+
+TEST(ProbeSchedulerTest, AnIdleSessionIsNotProbedUntilItsNextRequest) {
+  FakeClock clock;
+  ProbeScheduler probes(&clock, EstimatorOptions(), /*while_used_ms=*/10000);
+  LinkEstimator link;
+  LoadEstimator load;  // both stale throughout
+  clock.AdvanceMs(10000);
+  EXPECT_TRUE(probes.Due(link, load));  // the last use (the open) is exactly 10 s old
+  clock.AdvanceMs(0.001);
+  EXPECT_FALSE(probes.Due(link, load));
+  clock.AdvanceMs(3600e3);
+  EXPECT_FALSE(probes.Due(link, load));
+  probes.NoteRequest();
+  EXPECT_TRUE(probes.Due(link, load));
+  clock.AdvanceMs(10000);
+  EXPECT_TRUE(probes.Due(link, load));
+  clock.AdvanceMs(0.001);
+  EXPECT_FALSE(probes.Due(link, load));
+}
+
+TEST(ProbeSchedulerTest, AFailedProbeIsRetriedAtTheNextWakeUp) {
+  // No backoff: a probe that failed left the estimates stale, so every wake-up (period_ms apart)
+  // while the session is used probes again.
+  FakeClock clock;
+  ProbeScheduler probes(&clock);
+  LinkEstimator link;
+  LoadEstimator load;
+  for (int wake = 1; wake <= 19; ++wake) {
+    clock.AdvanceMs(probes.period_ms());
+    EXPECT_TRUE(probes.Due(link, load)) << "wake-up " << wake;
+  }
+  clock.AdvanceMs(probes.period_ms());  // 10.0 s: the last one while the open counts as a use
+  EXPECT_TRUE(probes.Due(link, load));
+  clock.AdvanceMs(probes.period_ms());
+  EXPECT_FALSE(probes.Due(link, load));
 }
 
 TEST(EstimatorTest, ConcurrentSamplesAndReads) {

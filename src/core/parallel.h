@@ -1,8 +1,11 @@
 // The one threading abstraction for kernels: ParallelFor over an index range.
 //
 // It runs on the same OpenMP pool oneDNN uses, so our own kernels and oneDNN's never
-// oversubscribe the cores. The thread count is process-wide (SetNumThreads); Session options
-// set it. Bodies must be safe to run concurrently for distinct indices.
+// oversubscribe the cores. The thread count belongs to the calling thread (OpenMP's
+// nthreads-var is per thread): SetNumThreads affects the parallel regions that thread starts,
+// which is why every executable sets its own count at the start of each Run, and why two
+// sessions with different counts can run side by side. Bodies must be safe to run concurrently
+// for distinct indices.
 #ifndef EDGEINFER_CORE_PARALLEL_H_
 #define EDGEINFER_CORE_PARALLEL_H_
 
@@ -11,7 +14,7 @@
 
 namespace edgeinfer {
 
-// Sets the kernel thread count; n <= 0 means all hardware threads.
+// Sets the kernel thread count of the calling thread; n <= 0 means all hardware threads.
 void SetNumThreads(int n);
 int GetNumThreads();
 

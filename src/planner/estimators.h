@@ -12,8 +12,11 @@
 #ifndef EDGEINFER_PLANNER_ESTIMATORS_H_
 #define EDGEINFER_PLANNER_ESTIMATORS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
+
+#include "core/clock.h"
 
 namespace edgeinfer::planner {
 
@@ -92,6 +95,36 @@ class LoadEstimator {
   SmoothedValue load_factor_;  // guarded by mu_
   SmoothedValue queue_ms_;     // guarded by mu_
   double last_ms_ = -1.0;      // newest reply; guarded by mu_
+};
+
+// When the auto mode's background prober probes. The prober wakes every period_ms() (on a real
+// timer it owns) and asks Due(); a probe is due when either estimate is stale and the session was
+// used (a request started) within while_used_ms, so an idle application costs the link nothing.
+// The session's first while_used_ms count as used. There is no backoff: a failed probe leaves
+// the estimates stale, so the next wake-up probes again (the probe's own deadline bounds each
+// try). Times are milliseconds since construction on `clock`, the axis the estimators are fed
+// on. Thread safe.
+class ProbeScheduler {
+ public:
+  static constexpr double kWhileUsedMs = 10000.0;
+
+  explicit ProbeScheduler(const Clock* clock = RealClock(), EstimatorOptions options = {},
+                          double while_used_ms = kWhileUsedMs);
+
+  double NowMs() const { return MsBetween(epoch_, clock_->Now()); }
+  // Half the staleness limit: an estimate of a used session is never older than the limit by
+  // more than one probe.
+  double period_ms() const { return options_.stale_after_ms / 2.0; }
+  // A request starts now.
+  void NoteRequest() { last_request_ms_.store(NowMs()); }
+  bool Due(const LinkEstimator& link, const LoadEstimator& load) const;
+
+ private:
+  const Clock* const clock_;
+  const EstimatorOptions options_;
+  const double while_used_ms_;
+  const Clock::TimePoint epoch_;
+  std::atomic<double> last_request_ms_{0.0};
 };
 
 }  // namespace edgeinfer::planner

@@ -9,8 +9,9 @@
 #include <mutex>
 #include <thread>
 
-#include "ops/passes.h"
+#include "core/lru_cache.h"
 #include "net/client.h"
+#include "ops/passes.h"
 #include "planner/cost_table.h"
 #include "planner/estimators.h"
 #include "planner/planner.h"
@@ -24,9 +25,9 @@ namespace edgeinfer {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
-// Compiled device prefixes kept (oldest dropped first): a decision moves between a few cuts,
+// Compiled device parts kept (oldest dropped first): a decision moves between a few cuts,
 // and each cut holds its own compiled device part.
 constexpr size_t kMaxParts = 8;
 // Timed ServerLive round trips at open (after one that connects).
@@ -38,10 +39,6 @@ constexpr int64_t kProbeMinBytes = 64 * 1024;
 // timers, fused steps shared evenly) for its load factor to mean anything; only its queue time
 // is used.
 constexpr double kMinLoadFactorMs = 0.5;
-// Background probes run only while the session is in use: within this long of its last
-// request. An idle application costs the link nothing; its first request after a pause decides
-// on the last estimates, and its own reply refreshes them.
-constexpr double kProbeWhileUsedMs = 10000.0;
 // Deadline of background probes: a probe never holds the destructor longer than this.
 constexpr int kProbeTimeoutMs = 5000;
 // Lossless codec tried for uploads. Its ratio per tensor and its speed are learnt from the
@@ -53,13 +50,9 @@ constexpr double kCompressionAlpha = 0.5;
 constexpr int kCalibrationRuns = 3;
 // EWMA weight of a new device speed sample (after SmoothedValue's median of 3, so that one
 // outlier run never moves the factor), and the smallest profiled device part (ms) that gives one
-// (shorter prefixes are dominated by timer and scheduling noise).
+// (shorter device parts are dominated by timer and scheduling noise).
 constexpr double kSpeedAlpha = 0.5;
 constexpr double kMinSpeedSampleMs = 1.0;
-
-double MsBetween(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
 
 // One cut as it runs: which tensors the device computes and sends, and the compiled device part.
 struct Part {
@@ -81,18 +74,17 @@ class AutoSession final : public Session {
         model_name_(std::move(model_name)),
         table_(std::move(table)),
         policy_(policy),
-        options_(std::move(options)),
-        epoch_(Clock::now()) {
+        options_(std::move(options)) {
     compression_.codec = kCodec;
     // The cut with the smallest upload of at least kProbeMinBytes (the latest of equals, so
     // the server's share is small too): every probe costs the link as little as a bandwidth
     // sample allows. All-remote when no cut uploads that much.
-    probe_prefix_ = 0;
+    probe_cut_nodes_ = 0;
     int64_t probe_bytes = -1;
     for (int p = table_.node_count - 1; p >= 0; --p) {
       const int64_t bytes = table_.cuts[static_cast<size_t>(p)].upload_bytes;
       if (bytes >= kProbeMinBytes && (probe_bytes < 0 || bytes < probe_bytes)) {
-        probe_prefix_ = p;
+        probe_cut_nodes_ = p;
         probe_bytes = bytes;
       }
     }
@@ -136,7 +128,7 @@ class AutoSession final : public Session {
   }
 
  private:
-  double NowMs() const { return MsBetween(epoch_, Clock::now()); }
+  double NowMs() const { return probes_.NowMs(); }
   planner::Conditions CurrentConditions(planner::CompressionModel* snapshot) const;
   Result<std::shared_ptr<const Part>> GetPart(int device_nodes);
   // Feeds one reply's timing into the estimators; the cut it ran was after `device_nodes` nodes.
@@ -158,9 +150,10 @@ class AutoSession final : public Session {
   const planner::CostTable table_;
   const planner::Policy policy_;
   const SessionOptions options_;
-  const Clock::time_point epoch_;
-  int probe_prefix_ = 0;  // the cut the probe slice starts from; fixed after construction
-  std::atomic<double> last_request_ms_{0.0};  // NowMs() of the newest request's start
+  int probe_cut_nodes_ = 0;  // the cut the probe slice starts from; fixed after construction
+  // The time axis of the estimators and the prober's decisions (real time; tests of the
+  // decisions use ProbeScheduler with a FakeClock). Thread safe.
+  planner::ProbeScheduler probes_;
 
   planner::LinkEstimator link_;  // thread safe
   planner::LoadEstimator load_;  // thread safe
@@ -170,8 +163,7 @@ class AutoSession final : public Session {
   // Measured device time / profiled: a per-step profile misses what only whole runs see, e.g.
   // a CFS quota that lets a burst run at full speed and then throttles the process.
   planner::SmoothedValue device_speed_;               // guarded by mu_; 1 until a sample
-  std::map<int, std::shared_ptr<const Part>> parts_;  // guarded by mu_
-  std::list<int> part_order_;                         // guarded by mu_, oldest first
+  LruCache<int, std::shared_ptr<const Part>> parts_{kMaxParts};  // guarded by mu_
 
   std::mutex probe_mu_;
   std::condition_variable probe_cv_;
@@ -198,12 +190,7 @@ planner::Conditions AutoSession::CurrentConditions(planner::CompressionModel* sn
 Result<std::shared_ptr<const Part>> AutoSession::GetPart(int device_nodes) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = parts_.find(device_nodes);
-    if (it != parts_.end()) {
-      part_order_.remove(device_nodes);
-      part_order_.push_back(device_nodes);
-      return it->second;
-    }
+    if (auto cached = parts_.Get(device_nodes)) return *cached;
   }
   // Compiled outside the lock; two first requests for one cut may both compile, and either
   // result is correct (compilation is deterministic).
@@ -211,9 +198,10 @@ Result<std::shared_ptr<const Part>> AutoSession::GetPart(int device_nodes) {
   part->device_nodes = device_nodes;
   EI_ASSIGN_OR_RETURN(part->plan, PlanSplit(graph_, Cut::AfterNodes(device_nodes)));
   if (!part->plan.local_targets.empty()) {
-    EI_ASSIGN_OR_RETURN(Graph prefix_graph, graph_.Slice({}, part->plan.local_targets));
-    EI_ASSIGN_OR_RETURN(part->device, MakeLocalSession(std::move(prefix_graph), options_));
-    // A local session compiles on its first Run. Doing that here, on zeros, keeps compilation
+    EI_ASSIGN_OR_RETURN(Graph device_graph, graph_.Slice({}, part->plan.local_targets));
+    EI_ASSIGN_OR_RETURN(part->device, MakeLocalSession(std::move(device_graph), options_));
+    // The device part's session compiled as it opened (its input shapes are static); one run
+    // here, on zeros, also keeps first-run costs (page faults, oneDNN's lazy initialisation)
     // out of the timed device runs that teach the device speed factor (a first run of a new
     // cut once took 10x its steady time and pushed the next decisions to the wrong cut).
     std::vector<NamedTensor> zeros;
@@ -223,15 +211,7 @@ Result<std::shared_ptr<const Part>> AutoSession::GetPart(int device_nodes) {
     EI_RETURN_IF_ERROR(part->device->Run(zeros).status());
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = parts_.emplace(device_nodes, std::move(part));
-  if (inserted) {
-    part_order_.push_back(device_nodes);
-    while (part_order_.size() > kMaxParts) {
-      parts_.erase(part_order_.front());
-      part_order_.pop_front();
-    }
-  }
-  return it->second;
+  return parts_.Insert(device_nodes, std::move(part));
 }
 
 void AutoSession::Learn(const net::InferTiming& timing, int device_nodes) {
@@ -285,8 +265,8 @@ Result<std::vector<NamedTensor>> AutoSession::ZeroInputs(const Part& part) const
 
 Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<NamedTensor>& inputs,
                                                            RunStats* stats) {
-  const auto start = Clock::now();
-  last_request_ms_.store(NowMs());
+  const auto start = SteadyClock::now();
+  probes_.NoteRequest();
   std::vector<Tensor> ordered;
   EI_RETURN_IF_ERROR(OrderInputs(full_->inputs(), inputs, &ordered));
   planner::CompressionModel compression;
@@ -301,9 +281,9 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
   std::vector<NamedTensor> result;
   if (prediction.device_nodes >= table_.node_count) {
     local.cut = planner::CutAt(prediction.device_nodes, table_.node_count);
-    const auto device_start = Clock::now();
+    const auto device_start = SteadyClock::now();
     EI_ASSIGN_OR_RETURN(result, full_->Run(inputs));
-    local.device_ms = MsBetween(device_start, Clock::now());
+    local.device_ms = MsBetween(device_start, SteadyClock::now());
     LearnDevice(local.device_ms, prediction.device_nodes);
   } else {
     local.cut = planner::CutAt(prediction.device_nodes, table_.node_count);
@@ -311,13 +291,13 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
     std::map<std::string, Tensor> available;
     for (size_t i = 0; i < ordered.size(); ++i) available[full_->inputs()[i].name] = ordered[i];
     if (part->device != nullptr) {
-      std::vector<NamedTensor> prefix_inputs;
+      std::vector<NamedTensor> device_inputs;
       for (const TensorInfo& info : part->device->inputs()) {
-        prefix_inputs.push_back({info.name, available[info.name]});
+        device_inputs.push_back({info.name, available[info.name]});
       }
-      const auto device_start = Clock::now();
-      EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> computed, part->device->Run(prefix_inputs));
-      local.device_ms = MsBetween(device_start, Clock::now());
+      const auto device_start = SteadyClock::now();
+      EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> computed, part->device->Run(device_inputs));
+      local.device_ms = MsBetween(device_start, SteadyClock::now());
       LearnDevice(local.device_ms, prediction.device_nodes);
       for (NamedTensor& t : computed) available[t.name] = std::move(t.tensor);
     }
@@ -350,29 +330,29 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
       result.push_back({info.name, it->second});
     }
   }
-  local.total_ms = MsBetween(start, Clock::now());
+  local.total_ms = MsBetween(start, SteadyClock::now());
   if (stats != nullptr) *stats = std::move(local);
   return result;
 }
 
 Status AutoSession::Probe(net::EdgeClient& client) {
-  const auto live_start = Clock::now();
+  const auto live_start = SteadyClock::now();
   EI_RETURN_IF_ERROR(client.ServerLive());
-  link_.AddRtt(MsBetween(live_start, Clock::now()), NowMs());
-  EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> part, GetPart(probe_prefix_));
+  link_.AddRtt(MsBetween(live_start, SteadyClock::now()), NowMs());
+  EI_ASSIGN_OR_RETURN(std::shared_ptr<const Part> part, GetPart(probe_cut_nodes_));
   EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> zeros, ZeroInputs(*part));
   net::InferTiming timing;
   EI_RETURN_IF_ERROR(client.Infer(model_name_, zeros, part->plan.remote_outputs, &timing).status());
-  Learn(timing, probe_prefix_);
+  Learn(timing, probe_cut_nodes_);
   return Status::Ok();
 }
 
 Status AutoSession::Warm(const std::vector<NamedTensor>& zeros) {
   const double profiled = table_.cuts.back().device_ms;
   for (int i = 0; i < kCalibrationRuns; ++i) {
-    const auto t = Clock::now();
+    const auto t = SteadyClock::now();
     EI_RETURN_IF_ERROR(full_->Run(zeros).status());
-    const double ms = MsBetween(t, Clock::now());
+    const double ms = MsBetween(t, SteadyClock::now());
     if (profiled > 0.0 && ms > 0.0) {
       std::lock_guard<std::mutex> lock(mu_);
       device_speed_.Add(ms / profiled, kSpeedAlpha);
@@ -381,9 +361,9 @@ Status AutoSession::Warm(const std::vector<NamedTensor>& zeros) {
   // The first call connects; its time is not a round trip.
   EI_RETURN_IF_ERROR(client_->ServerLive());
   for (int i = 0; i < kRttProbes; ++i) {
-    const auto t = Clock::now();
+    const auto t = SteadyClock::now();
     EI_RETURN_IF_ERROR(client_->ServerLive());
-    link_.AddRtt(MsBetween(t, Clock::now()), NowMs());
+    link_.AddRtt(MsBetween(t, SteadyClock::now()), NowMs());
   }
   // The whole model remotely on zeros: a bandwidth sample of the model inputs' size, and the
   // server's current load.
@@ -399,34 +379,19 @@ Status AutoSession::Warm(const std::vector<NamedTensor>& zeros) {
 }
 
 void AutoSession::ProbeLoop() {
-  // Half the staleness limit: an idle session's estimates are never older than the limit by
-  // more than one probe.
-  const auto period =
-      std::chrono::duration<double, std::milli>(planner::EstimatorOptions().stale_after_ms / 2.0);
+  // Probes run only while the session is in use (planner::ProbeScheduler): an idle application
+  // costs the link nothing; its first request after a pause decides on the last estimates, and
+  // its own reply refreshes them.
+  const auto period = std::chrono::duration<double, std::milli>(probes_.period_ms());
   std::unique_lock<std::mutex> lock(probe_mu_);
   while (!probe_cv_.wait_for(lock, period, [this] { return stop_; })) {
-    const double now = NowMs();
-    if (!load_.Stale(now) && !link_.Stale(now)) continue;
-    if (now - last_request_ms_.load() > kProbeWhileUsedMs) continue;
+    if (!probes_.Due(link_, load_)) continue;
     lock.unlock();
     // A failed probe (server down, deadline) leaves the estimates as they are; the next
     // request reports the error if the server stays unreachable.
     (void)Probe(*prober_);
     lock.lock();
   }
-}
-
-bool StaticInputs(const Graph& graph, std::string* dynamic) {
-  for (ValueId id : graph.inputs()) {
-    const Value& v = graph.value(id);
-    bool known = v.shape_known();
-    for (int64_t d : v.shape) known = known && d >= 0;
-    if (!known) {
-      *dynamic = v.name + " " + ShapeToString(v.shape);
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace
@@ -439,9 +404,9 @@ Result<std::unique_ptr<Session>> OpenAutoSession(Graph graph, const std::string&
                                      : planner::Policy::kLoadAware;
   const std::string what = std::string("mode ") + ExecutionModeName(config.mode) + ", model '" +
                            graph.name + "'";
-  std::string dynamic;
-  if (!StaticInputs(graph, &dynamic)) {
-    return Status::InvalidArgument(what + ": input " + dynamic +
+  if (const ValueId dynamic = graph.FirstDynamicInput(); dynamic != kNoValue) {
+    const Value& v = graph.value(dynamic);
+    return Status::InvalidArgument(what + ": input " + v.name + " " + ShapeToString(v.shape) +
                                    " has a dynamic shape; the planner's cost table needs static "
                                    "input shapes (export the model with fixed shapes)");
   }

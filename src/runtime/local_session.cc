@@ -8,10 +8,10 @@
 #include <memory>
 #include <mutex>
 
+#include "backend/profile.h"
 #include "backend/registry.h"
 #include "core/parallel.h"
 #include "edgeinfer/session.h"
-#include "ir/flops.h"
 #include "ops/passes.h"
 #include "runtime/session_inputs.h"
 
@@ -25,20 +25,11 @@ struct Compiled {
   std::unique_ptr<Executable> executable;
 };
 
-bool AllInputShapesKnown(const Graph& graph) {
-  for (ValueId id : graph.inputs()) {
-    for (int64_t d : graph.value(id).shape) {
-      if (d < 0) return false;
-    }
-  }
-  return true;
-}
-
 class LocalSession final : public Session {
  public:
   LocalSession(Graph graph, const Backend* backend, SessionOptions options)
       : graph_(std::move(graph)),
-        static_shapes_(AllInputShapesKnown(graph_)),
+        static_shapes_(graph_.FirstDynamicInput() == kNoValue),
         backend_(backend),
         options_(std::move(options)) {
     for (ValueId id : graph_.inputs()) {
@@ -76,42 +67,10 @@ class LocalSession final : public Session {
                                            int repeat) override {
     std::vector<Tensor> ordered;
     EI_ASSIGN_OR_RETURN(std::shared_ptr<const Compiled> compiled, Prepare(inputs, &ordered));
-    repeat = std::max(1, repeat);
-    std::vector<std::vector<StepTiming>> runs;
-    std::vector<Tensor> outs;
-    // One untimed warm-up run so first-touch page faults do not count.
-    EI_RETURN_IF_ERROR(compiled->executable->Run(ordered, &outs));
-    for (int r = 0; r < repeat; ++r) {
-      std::vector<StepTiming> timings;
-      EI_RETURN_IF_ERROR(compiled->executable->RunProfiled(ordered, &outs, &timings));
-      runs.push_back(std::move(timings));
-    }
-    const Graph& g = compiled->executable->graph();
+    EI_ASSIGN_OR_RETURN(std::vector<StepProfile> steps,
+                        ProfileSteps(*compiled->executable, ordered, repeat));
     std::vector<NodeProfile> profile;
-    for (size_t s = 0; s < runs[0].size(); ++s) {
-      NodeProfile p;
-      for (int n : runs[0][s].nodes) {
-        const Node& node = g.nodes()[static_cast<size_t>(n)];
-        p.name += (p.name.empty() ? "" : "+") + node.name;
-        p.op += (p.op.empty() ? "" : "+") + std::string(OpName(node.op));
-        p.flops += NodeFlops(g, node);
-      }
-      if (!runs[0][s].nodes.empty()) {
-        const Node& last = g.nodes()[static_cast<size_t>(runs[0][s].nodes.back())];
-        if (!last.outputs.empty() && last.outputs[0] >= 0) {
-          const Value& v = g.value(last.outputs[0]);
-          p.output_shape = v.shape;
-          p.output_bytes = NumElements(v.shape) * static_cast<int64_t>(DTypeSize(v.dtype));
-        }
-      }
-      std::vector<double> ms;
-      for (const auto& run : runs) {
-        if (s < run.size()) ms.push_back(run[s].ms);
-      }
-      std::sort(ms.begin(), ms.end());
-      p.median_ms = ms.empty() ? 0.0 : ms[ms.size() / 2];
-      profile.push_back(std::move(p));
-    }
+    for (StepProfile& step : steps) profile.push_back(std::move(step.profile));
     return profile;
   }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <set>
 
+#include "backend/profile.h"
 #include "backend/registry.h"
 #include "ops/passes.h"
 #include "onnx/onnx_io.h"
@@ -44,10 +45,9 @@ Result<std::unique_ptr<ServedModel>> ServedModel::Create(const std::string& name
   import.base_dir = base_dir.empty() ? kNoExternalDataDir : base_dir;
   Result<Graph> graph = ImportOnnx(onnx_bytes, import);
   if (!graph.ok()) return graph.status().WithContext("model '" + name + "' version " + version);
-  std::unique_ptr<ServedModel> model(new ServedModel());
+  std::unique_ptr<ServedModel> model(new ServedModel(options));
   model->name_ = name;
   model->version_ = version;
-  model->options_ = options;
   model->graph_ = std::move(graph).value();
   model->model_bytes_ = onnx_bytes.size();
   for (const Value& v : model->graph_.values()) model->dtypes_[v.name] = v.dtype;
@@ -84,12 +84,11 @@ Result<DType> ServedModel::TensorDType(const std::string& name) const {
 }
 
 Status ServedModel::ProfileAtLoad() {
+  // A model with dynamic input dims learns its baseline from its fastest run instead.
+  if (graph_.FirstDynamicInput() != kNoValue) return Status::Ok();
   std::vector<NamedTensor> inputs;
   for (const TensorInfo& info : inputs_) {
-    bool known = DTypeSize(info.dtype) > 0;
-    for (int64_t d : info.shape) known = known && d >= 0;
-    // A model with dynamic input dims learns its baseline from its fastest run instead.
-    if (!known) return Status::Ok();
+    if (DTypeSize(info.dtype) <= 0) return Status::Ok();  // no zeros to profile with
     inputs.push_back({info.name, Tensor::Zeros(info.dtype, info.shape)});
   }
   std::sort(inputs.begin(), inputs.end(),
@@ -99,35 +98,16 @@ Status ServedModel::ProfileAtLoad() {
   EI_ASSIGN_OR_RETURN(std::shared_ptr<Slice> slice, Compile(inputs, outputs));
   std::vector<Tensor> ordered;
   for (const NamedTensor& in : inputs) ordered.push_back(in.tensor);
-  std::vector<Tensor> outs;
-  // One untimed run first so that first-touch page faults do not count.
-  EI_RETURN_IF_ERROR(slice->executable->Run(ordered, &outs));
-  std::vector<std::vector<StepTiming>> runs;
-  for (int r = 0; r < std::max(1, options_.profile_repeat); ++r) {
-    std::vector<StepTiming> timings;
-    EI_RETURN_IF_ERROR(slice->executable->RunProfiled(ordered, &outs, &timings));
-    runs.push_back(std::move(timings));
-  }
+  EI_ASSIGN_OR_RETURN(std::vector<StepProfile> steps,
+                      ProfileSteps(*slice->executable, ordered, options_.profile_repeat));
   const Graph& g = slice->graph;
   // Nodes no step timed (folded into another kernel, or free like Reshape) cost nothing.
   for (const Node& node : g.nodes()) node_costs_[node.name] = {0.0, FirstOutputNumel(g, node)};
-  for (size_t s = 0; s < runs[0].size(); ++s) {
-    std::vector<double> ms;
-    for (const auto& run : runs) {
-      if (s < run.size()) ms.push_back(run[s].ms);
-    }
-    std::sort(ms.begin(), ms.end());
-    const double median = ms[ms.size() / 2];
+  for (StepProfile& step : steps) {
+    const double median = step.profile.median_ms;
     profiled_ms_ += median;
-    const std::vector<int>& nodes = runs[0][s].nodes;
-    NodeProfile step;
-    for (int n : nodes) {
-      const Node& node = g.nodes()[static_cast<size_t>(n)];
-      step.name += (step.name.empty() ? "" : "+") + node.name;
-      step.op += (step.op.empty() ? "" : "+") + std::string(OpName(node.op));
-    }
-    step.median_ms = median;
-    if (!nodes.empty()) node_profile_.push_back(std::move(step));
+    const std::vector<int>& nodes = step.nodes;
+    if (!nodes.empty()) node_profile_.push_back(step.profile);
     // A fused step's time is shared evenly by its nodes: slices cut between fused nodes are
     // rare, and an even share keeps the sum over a whole model exact.
     for (int n : nodes) {
@@ -139,8 +119,7 @@ Status ServedModel::ProfileAtLoad() {
   slice->baseline_us = Baseline(g);
   std::lock_guard<std::mutex> lock(mu_);
   const std::string key = SliceKey(inputs, outputs);
-  slices_[key] = slice;
-  slice_order_.push_back(key);
+  slices_.Insert(key, slice);
   return Status::Ok();
 }
 
@@ -240,22 +219,13 @@ Result<std::shared_ptr<const ServedModel::Slice>> ServedModel::GetSlice(
   const std::string key = SliceKey(sorted_inputs, outputs);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = slices_.find(key);
-    if (it != slices_.end()) return it->second;
+    if (auto cached = slices_.Get(key)) return *cached;
   }
   // Compiled outside the lock; two first requests for one slice may both compile, and the
-  // later insert wins. Compilation is deterministic, so either result is correct.
+  // first insert wins. Compilation is deterministic, so either result is correct.
   EI_ASSIGN_OR_RETURN(std::shared_ptr<Slice> slice, Compile(sorted_inputs, outputs));
   std::lock_guard<std::mutex> lock(mu_);
-  if (!slices_.count(key)) {
-    slice_order_.push_back(key);
-    while (slice_order_.size() > std::max<size_t>(1, options_.max_slices)) {
-      slices_.erase(slice_order_.front());
-      slice_order_.pop_front();
-    }
-  }
-  slices_[key] = slice;
-  return std::shared_ptr<const Slice>(slice);
+  return slices_.Insert(key, std::move(slice));
 }
 
 Result<SliceResult> ServedModel::Run(const std::vector<NamedTensor>& inputs,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/lru_cache.h"
 #include "edgeinfer/session.h"
 #include "ir/graph.h"
 
@@ -28,7 +29,7 @@ namespace edgeinfer::server {
 struct ServedModelOptions {
   int threads = 0;         // kernel threads of each compiled slice; <= 0 all cores
   int profile_repeat = 3;  // timed runs of the load-time profile
-  size_t max_slices = 32;  // compiled slices kept per model (oldest dropped first)
+  size_t max_slices = 32;  // compiled slices kept per model (least recently used dropped first)
 };
 
 struct SliceResult {
@@ -77,7 +78,8 @@ class ServedModel {
     mutable std::atomic<int64_t> fastest_us{0};
   };
 
-  ServedModel() = default;
+  explicit ServedModel(const ServedModelOptions& options)
+      : options_(options), slices_(options.max_slices) {}
   Result<std::shared_ptr<const Slice>> GetSlice(const std::vector<NamedTensor>& sorted_inputs,
                                                 const std::vector<std::string>& outputs) const;
   Result<std::shared_ptr<Slice>> Compile(const std::vector<NamedTensor>& sorted_inputs,
@@ -103,8 +105,8 @@ class ServedModel {
   std::vector<NodeProfile> node_profile_;
 
   mutable std::mutex mu_;
-  mutable std::map<std::string, std::shared_ptr<const Slice>> slices_;  // guarded by mu_
-  mutable std::list<std::string> slice_order_;                          // guarded by mu_
+  // Compiled slices by SliceKey, at most options_.max_slices; guarded by mu_.
+  mutable LruCache<std::string, std::shared_ptr<const Slice>> slices_;
 };
 
 }  // namespace edgeinfer::server

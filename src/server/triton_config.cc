@@ -1,260 +1,20 @@
 #include "server/triton_config.h"
 
-#include <cctype>
-#include <charconv>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <algorithm>
 #include <climits>
+#include <utility>
+
+#include "model_config_file.pb.h"
 
 namespace edgeinfer::server {
 
 namespace {
 
-constexpr int kMaxDepth = 32;
-
-// Protobuf text format, generically: every field is a scalar (its token text, strings
-// unescaped) or a message of fields. List syntax ("dims: [3, 8]") becomes repeated fields.
-struct TextField {
-  std::string name;
-  int line = 0;
-  bool is_message = false;
-  bool is_string = false;  // the scalar was a quoted string
-  std::string scalar;
-  std::vector<TextField> fields;
-};
-
-enum class TokenKind { kEnd, kIdent, kNumber, kString, kPunct };
-
-struct Token {
-  TokenKind kind = TokenKind::kEnd;
-  std::string text;  // strings: unescaped contents; punctuation: the character
-  int line = 1;
-};
-
-class TextParser {
- public:
-  TextParser(const std::string& text, const std::string& what) : text_(text), what_(what) {}
-
-  Result<std::vector<TextField>> Run() {
-    EI_RETURN_IF_ERROR(Advance());
-    return ParseFields(0, '\0');
-  }
-
- private:
-  Status Error(int line, const std::string& message) const {
-    return Status::InvalidArgument(what_ + ", line " + std::to_string(line) + ": " + message);
-  }
-
-  static std::string Describe(const Token& t) {
-    switch (t.kind) {
-      case TokenKind::kEnd:
-        return "the end of the file";
-      case TokenKind::kString:
-        return "a string";
-      default:
-        return "'" + t.text + "'";
-    }
-  }
-
-  void SkipSpaceAndComments() {
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_];
-      if (c == '\n') {
-        ++line_;
-        ++pos_;
-      } else if (std::isspace(static_cast<unsigned char>(c))) {
-        ++pos_;
-      } else if (c == '#') {
-        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
-      } else {
-        return;
-      }
-    }
-  }
-
-  Status LexString(char quote) {
-    ++pos_;
-    std::string out;
-    while (true) {
-      if (pos_ >= text_.size() || text_[pos_] == '\n') {
-        return Error(tok_.line, "unterminated string");
-      }
-      char c = text_[pos_++];
-      if (c == quote) break;
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (pos_ >= text_.size()) return Error(tok_.line, "unterminated string");
-      c = text_[pos_++];
-      switch (c) {
-        case 'n':
-          out += '\n';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case '\\':
-        case '\'':
-        case '"':
-          out += c;
-          break;
-        default:
-          // Octal, hex and unicode escapes cannot occur in the names this parser reads.
-          out += '\\';
-          out += c;
-      }
-    }
-    tok_.kind = TokenKind::kString;
-    tok_.text = std::move(out);
-    return Status::Ok();
-  }
-
-  Status Advance() {
-    SkipSpaceAndComments();
-    tok_ = Token();
-    tok_.line = line_;
-    if (pos_ >= text_.size()) return Status::Ok();
-    const char c = text_[pos_];
-    if (c == '"' || c == '\'') return LexString(c);
-    auto word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
-    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      const size_t start = pos_;
-      while (pos_ < text_.size() && (word(text_[pos_]) || text_[pos_] == '.')) ++pos_;
-      tok_.kind = TokenKind::kIdent;
-      tok_.text = text_.substr(start, pos_ - start);
-      return Status::Ok();
-    }
-    if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.') {
-      const size_t start = pos_++;
-      while (pos_ < text_.size()) {
-        const char d = text_[pos_];
-        const char prev = text_[pos_ - 1];
-        const bool exponent_sign = (d == '-' || d == '+') && (prev == 'e' || prev == 'E') &&
-                                   text_.compare(start, 2, "0x") != 0;
-        if (!word(d) && d != '.' && !exponent_sign) break;
-        ++pos_;
-      }
-      tok_.kind = TokenKind::kNumber;
-      tok_.text = text_.substr(start, pos_ - start);
-      return Status::Ok();
-    }
-    if (std::string(":{}[]<>,;").find(c) != std::string::npos) {
-      ++pos_;
-      tok_.kind = TokenKind::kPunct;
-      tok_.text = std::string(1, c);
-      return Status::Ok();
-    }
-    return Error(line_, "unexpected character '" + std::string(1, c) + "'");
-  }
-
-  bool IsPunct(char c) const { return tok_.kind == TokenKind::kPunct && tok_.text[0] == c; }
-
-  // Fields up to `close` ('}' or '>'), or to the end of the text when close is '\0'.
-  Result<std::vector<TextField>> ParseFields(int depth, char close) {
-    if (depth > kMaxDepth) return Error(tok_.line, "messages nested deeper than 32 levels");
-    std::vector<TextField> fields;
-    while (true) {
-      if (close == '\0' && tok_.kind == TokenKind::kEnd) return fields;
-      if (close != '\0' && IsPunct(close)) {
-        EI_RETURN_IF_ERROR(Advance());
-        return fields;
-      }
-      if (tok_.kind == TokenKind::kEnd) {
-        return Error(tok_.line, "unterminated message (expected '" + std::string(1, close) + "')");
-      }
-      TextField field;
-      field.line = tok_.line;
-      if (IsPunct('[')) {
-        // An extension or Any type name: "[type.googleapis.com/...]".
-        EI_RETURN_IF_ERROR(Advance());
-        while (!IsPunct(']')) {
-          if (tok_.kind == TokenKind::kEnd) return Error(field.line, "unterminated '['");
-          field.name += tok_.text;
-          EI_RETURN_IF_ERROR(Advance());
-        }
-        field.name = "[" + field.name + "]";
-      } else if (tok_.kind == TokenKind::kIdent) {
-        field.name = tok_.text;
-      } else {
-        return Error(tok_.line, "expected a field name, found " + Describe(tok_));
-      }
-      EI_RETURN_IF_ERROR(Advance());
-      const bool colon = IsPunct(':');
-      if (colon) EI_RETURN_IF_ERROR(Advance());
-      if (IsPunct('[')) {
-        // "input [ {...} ]" is usual without the ':' (allowed before a list of messages).
-        EI_RETURN_IF_ERROR(ParseList(depth, field, &fields));
-      } else if (IsPunct('{') || IsPunct('<')) {
-        EI_RETURN_IF_ERROR(ParseMessageValue(depth, &field));
-        fields.push_back(std::move(field));
-      } else if (!colon) {
-        return Error(field.line, "expected ':' or '{' after field '" + field.name + "', found " +
-                                     Describe(tok_));
-      } else {
-        EI_RETURN_IF_ERROR(ParseScalar(&field));
-        fields.push_back(std::move(field));
-      }
-      if (IsPunct(',') || IsPunct(';')) EI_RETURN_IF_ERROR(Advance());
-    }
-  }
-
-  Status ParseMessageValue(int depth, TextField* field) {
-    const char close = IsPunct('{') ? '}' : '>';
-    EI_RETURN_IF_ERROR(Advance());
-    field->is_message = true;
-    EI_ASSIGN_OR_RETURN(field->fields, ParseFields(depth + 1, close));
-    return Status::Ok();
-  }
-
-  Status ParseScalar(TextField* field) {
-    if (tok_.kind == TokenKind::kString) {
-      field->is_string = true;
-      // Adjacent strings concatenate, as in C.
-      while (tok_.kind == TokenKind::kString) {
-        field->scalar += tok_.text;
-        EI_RETURN_IF_ERROR(Advance());
-      }
-      return Status::Ok();
-    }
-    if (tok_.kind != TokenKind::kIdent && tok_.kind != TokenKind::kNumber) {
-      return Error(tok_.line,
-                   "expected a value for field '" + field->name + "', found " + Describe(tok_));
-    }
-    field->scalar = tok_.text;
-    return Advance();
-  }
-
-  // "name: [v, v, ...]": each element becomes one field named `name`.
-  Status ParseList(int depth, const TextField& head, std::vector<TextField>* out) {
-    EI_RETURN_IF_ERROR(Advance());
-    if (IsPunct(']')) return Advance();
-    while (true) {
-      TextField element;
-      element.name = head.name;
-      element.line = tok_.line;
-      if (IsPunct('{') || IsPunct('<')) {
-        EI_RETURN_IF_ERROR(ParseMessageValue(depth, &element));
-      } else {
-        EI_RETURN_IF_ERROR(ParseScalar(&element));
-      }
-      out->push_back(std::move(element));
-      if (IsPunct(']')) return Advance();
-      if (!IsPunct(',')) {
-        return Error(tok_.line, "expected ',' or ']' in the list of field '" + head.name +
-                                    "', found " + Describe(tok_));
-      }
-      EI_RETURN_IF_ERROR(Advance());
-    }
-  }
-
-  const std::string& text_;
-  const std::string what_;
-  size_t pos_ = 0;
-  int line_ = 1;
-  Token tok_;
-};
+// Deeper nesting than any real configuration: hostile input is refused, not recursed into.
+constexpr int kMaxNesting = 32;
 
 struct TypeName {
   const char* name;
@@ -283,105 +43,101 @@ std::string DimsString(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
-class Interpreter {
- public:
-  explicit Interpreter(const std::string& what) : what_(what) {}
-
-  Result<TritonConfig> Run(const std::vector<TextField>& fields) {
-    TritonConfig config;
-    bool seen_name = false, seen_batch = false;
-    for (const TextField& f : fields) {
-      if (f.name == "name") {
-        EI_RETURN_IF_ERROR(Once(f, &seen_name));
-        EI_ASSIGN_OR_RETURN(config.name, String(f));
-      } else if (f.name == "max_batch_size") {
-        EI_RETURN_IF_ERROR(Once(f, &seen_batch));
-        EI_ASSIGN_OR_RETURN(config.max_batch_size, Integer(f, 0, INT32_MAX));
-      } else if (f.name == "input" || f.name == "output") {
-        EI_ASSIGN_OR_RETURN(TritonTensorConfig t, ParseTensor(f, &config.warnings));
-        (f.name == "input" ? config.inputs : config.outputs).push_back(std::move(t));
-      } else if (f.name == "platform" || f.name == "backend" || f.name == "parameters") {
-        // Every model here is ONNX on the edgeinfer engine; parameters tune Triton backends.
-      } else {
-        config.warnings.push_back(Where(f) + ": unknown field '" + f.name + "' ignored");
+// Separators between fields (',' and ';') are optional in the text format, but protobuf 3.21's
+// parser rejects one after an unknown field it skips ("count: 1, kind: KIND_CPU" inside a skipped
+// message). Blanking them between fields (outside strings and comments, not directly inside a
+// [...] list, where commas are required) keeps the meaning and every character's line and
+// column.
+std::string BlankFieldSeparators(std::string text) {
+  std::string open;  // the unclosed '[', '{' and '<' around the current character
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '#') {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '"' || c == '\'') {
+      for (++i; i < text.size() && text[i] != c && text[i] != '\n'; ++i) {
+        if (text[i] == '\\') ++i;
       }
+    } else if (c == '[' || c == '{' || c == '<') {
+      open.push_back(c);
+    } else if ((c == ']' || c == '}' || c == '>') && !open.empty()) {
+      open.pop_back();
+    } else if ((c == ',' || c == ';') && (open.empty() || open.back() != '[')) {
+      text[i] = ' ';
     }
-    return config;
+  }
+  return text;
+}
+
+// Collects the text-format parser's messages as "WHAT, line L, column C: message" (1-based).
+class Collector final : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit Collector(const std::string& what) : what_(what) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (error_.empty()) error_ = Where(line, column) + ": " + message;
+  }
+  void AddWarning(int line, google::protobuf::io::ColumnNumber column,
+                  const std::string& message) override {
+    // Inside a Skipped field every field is unknown by design: one warning names the field.
+    if (message.find("edgeinfer.config.Skipped") != std::string::npos) return;
+    AddWarningAt(line, column, message);
+  }
+  void AddWarningAt(int line, int column, const std::string& message) {
+    warnings_.push_back({line, column, Where(line, column) + ": " + message + " (ignored)"});
+  }
+  const std::string& error() const { return error_; }
+  // The warnings in the order of their place in the text.
+  std::vector<std::string> TakeWarnings() {
+    std::stable_sort(warnings_.begin(), warnings_.end(), [](const Warning& a, const Warning& b) {
+      return std::make_pair(a.line, a.column) < std::make_pair(b.line, b.column);
+    });
+    std::vector<std::string> out;
+    for (Warning& w : warnings_) out.push_back(std::move(w.text));
+    return out;
   }
 
  private:
-  std::string Where(const TextField& f) const { return what_ + ", line " + std::to_string(f.line); }
-
-  Status Wrong(const TextField& f, const std::string& expected) const {
-    return Status::InvalidArgument(Where(f) + ": field '" + f.name + "' must be " + expected);
+  std::string Where(int line, int column) const {
+    return what_ + ", line " + std::to_string(line + 1) + ", column " + std::to_string(column + 1);
   }
+  const std::string what_;
+  std::string error_;  // the first error; the parser stops there
+  struct Warning {
+    int line;
+    int column;
+    std::string text;
+  };
+  std::vector<Warning> warnings_;
+};
 
-  Status Once(const TextField& f, bool* seen) const {
-    if (*seen) return Status::InvalidArgument(Where(f) + ": field '" + f.name + "' given twice");
-    *seen = true;
-    return Status::Ok();
-  }
-
-  Result<std::string> String(const TextField& f) const {
-    if (f.is_message || !f.is_string) return Wrong(f, "a quoted string");
-    return f.scalar;
-  }
-
-  Result<int64_t> Integer(const TextField& f, int64_t lo, int64_t hi) const {
-    int64_t v = 0;
-    const char* begin = f.scalar.data();
-    const char* end = begin + f.scalar.size();
-    if (!f.is_message && !f.is_string && !f.scalar.empty() && *begin == '+') ++begin;
-    auto [ptr, ec] = std::from_chars(begin, end, v);
-    if (f.is_message || f.is_string || f.scalar.empty() || ec != std::errc() || ptr != end ||
-        v < lo || v > hi) {
-      return Wrong(f, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi) +
-                          (f.is_message ? "" : ", got '" + f.scalar + "'"));
-    }
-    return v;
-  }
-
-  Result<TritonTensorConfig> ParseTensor(const TextField& f,
-                                         std::vector<std::string>* warnings) const {
-    if (!f.is_message) return Wrong(f, "a message { name: ... }");
+// The tensor entries of a parsed configuration (ModelInput and ModelOutput have the same
+// honoured fields). data_type TYPE_INVALID (absent) stays kUndefined; empty dims are "absent".
+template <typename Entry>
+Status Convert(const google::protobuf::RepeatedPtrField<Entry>& entries, const char* kind,
+               const std::string& what, std::vector<TritonTensorConfig>* out) {
+  for (const Entry& e : entries) {
     TritonTensorConfig t;
-    bool seen_name = false, seen_type = false;
-    for (const TextField& g : f.fields) {
-      if (g.name == "name") {
-        EI_RETURN_IF_ERROR(Once(g, &seen_name));
-        EI_ASSIGN_OR_RETURN(t.name, String(g));
-      } else if (g.name == "data_type") {
-        EI_RETURN_IF_ERROR(Once(g, &seen_type));
-        if (g.is_message || g.is_string) return Wrong(g, "a type such as TYPE_FP32");
-        bool known = false;
-        for (const TypeName& n : kTypeNames) {
-          if (g.scalar == n.name) {
-            t.dtype = n.dtype;
-            known = true;
-          }
-        }
-        if (!known) {
-          return Status::InvalidArgument(Where(g) + ": data_type " + g.scalar +
-                                         " is not supported (TYPE_BOOL, TYPE_UINT8..TYPE_UINT64, "
-                                         "TYPE_INT8..TYPE_INT64, TYPE_FP16, TYPE_FP32, TYPE_FP64)");
-        }
-      } else if (g.name == "dims") {
-        t.has_dims = true;
-        EI_ASSIGN_OR_RETURN(int64_t d, Integer(g, -1, INT64_MAX));
-        t.dims.push_back(d);
-      } else {
-        warnings->push_back(Where(g) + ": unknown field '" + g.name + "' of " + f.name +
-                            " ignored");
+    t.name = e.name();
+    if (t.name.empty()) {
+      return Status::InvalidArgument(what + ": " + kind + " entry has no name");
+    }
+    if (e.data_type() != inference::TYPE_INVALID) {
+      const std::string type = inference::DataType_Name(e.data_type());
+      for (const TypeName& known : kTypeNames) {
+        if (type == known.name) t.dtype = known.dtype;
+      }
+      if (t.dtype == DType::kUndefined) {
+        return Status::InvalidArgument(what + ": " + kind + " '" + t.name + "': data_type " +
+                                       type + " is not supported");
       }
     }
-    if (!seen_name) {
-      return Status::InvalidArgument(Where(f) + ": " + f.name + " entry has no name");
-    }
-    return t;
+    t.dims.assign(e.dims().begin(), e.dims().end());
+    t.has_dims = !t.dims.empty();
+    out->push_back(std::move(t));
   }
-
-  const std::string what_;
-};
+  return Status::Ok();
+}
 
 // With batching every input's first dimension is the batch; Triton requires it dynamic.
 Status CheckBatchDimension(const TritonConfig& config, const std::string& label,
@@ -437,8 +193,47 @@ Status CheckTensors(const TritonConfig& config, const char* kind,
 }  // namespace
 
 Result<TritonConfig> ParseTritonConfig(const std::string& text, const std::string& what) {
-  EI_ASSIGN_OR_RETURN(std::vector<TextField> fields, TextParser(text, what).Run());
-  return Interpreter(what).Run(fields);
+  config::ConfigFile proto;
+  Collector collector(what);
+  google::protobuf::TextFormat::Parser parser;
+  // A configuration written for Triton loads here: fields this server does not honour
+  // (instance_group, dynamic_batching, an input's format, extensions) are skipped with a warning.
+  parser.AllowUnknownField(true);
+  parser.AllowUnknownExtension(true);
+  parser.SetRecursionLimit(kMaxNesting);
+  parser.RecordErrorsTo(&collector);
+  google::protobuf::TextFormat::ParseInfoTree locations;
+  parser.WriteLocationsTo(&locations);
+  if (!parser.ParseFromString(BlankFieldSeparators(text), &proto)) {
+    return Status::InvalidArgument(collector.error().empty() ? what + ": malformed text"
+                                                             : collector.error());
+  }
+  TritonConfig config;
+  config.name = proto.name();
+  if (proto.max_batch_size() < 0 || proto.max_batch_size() > INT32_MAX) {
+    return Status::InvalidArgument(what + ": field 'max_batch_size' must be an integer from 0 to " +
+                                   std::to_string(INT32_MAX) + ", got " +
+                                   std::to_string(proto.max_batch_size()));
+  }
+  config.max_batch_size = proto.max_batch_size();
+  EI_RETURN_IF_ERROR(Convert(proto.input(), "input", what, &config.inputs));
+  EI_RETURN_IF_ERROR(Convert(proto.output(), "output", what, &config.outputs));
+  // Triton's fields declared only to be skipped (proto/model_config_file.proto): one warning
+  // each, where it first appears.
+  const google::protobuf::Descriptor* descriptor = proto.GetDescriptor();
+  const google::protobuf::Reflection* reflection = proto.GetReflection();
+  for (const char* field : {"instance_group", "batch_input", "batch_output", "model_warmup",
+                            "ensemble_scheduling", "sequence_batching"}) {
+    const google::protobuf::FieldDescriptor* f = descriptor->FindFieldByName(field);
+    const bool present =
+        f->is_repeated() ? reflection->FieldSize(proto, f) > 0 : reflection->HasField(proto, f);
+    if (!present) continue;
+    const auto at = locations.GetLocation(f, f->is_repeated() ? 0 : -1);
+    collector.AddWarningAt(at.line, at.column,
+                           std::string("field '") + field + "' is not honoured by this server");
+  }
+  config.warnings = collector.TakeWarnings();
+  return config;
 }
 
 Status CheckTritonConfig(const TritonConfig& config, const std::string& directory_name,

@@ -1,10 +1,11 @@
 // TritonConfig: the part of a Triton model configuration (config.pbtxt, protobuf text format)
-// that the edge server honours, parsed by hand so the server needs no text-format dependency.
+// that the edge server honours, read with protobuf's TextFormat parser into the ModelConfig
+// message of proto/inference.proto.
 //
 // Honoured: name, max_batch_size, input and output entries (name, data_type, dims). Ignored
-// silently: platform, backend, parameters. Any other field (instance_group, dynamic_batching,
-// an input's format or reshape, ...) is ignored with a warning, so a configuration written for
-// Triton still loads here.
+// silently: platform, backend, parameters. Any other field or extension (instance_group,
+// dynamic_batching, an input's format or reshape, ...) is skipped with a warning, so a
+// configuration written for Triton still loads here.
 #ifndef EDGEINFER_SERVER_TRITON_CONFIG_H_
 #define EDGEINFER_SERVER_TRITON_CONFIG_H_
 
@@ -31,14 +32,17 @@ struct TritonConfig {
   int64_t max_batch_size = 0;
   std::vector<TritonTensorConfig> inputs;
   std::vector<TritonTensorConfig> outputs;
-  // One line per ignored unknown field ("line 7: unknown field 'instance_group' ignored").
+  // One line per skipped unknown field ("config.pbtxt, line 7, column 3: Message type
+  // \"inference.ModelConfig\" has no field named \"instance_group\". (ignored)").
   std::vector<std::string> warnings;
 };
 
-// Parses config.pbtxt text. `what` names the file in errors. InvalidArgument with the line for
-// malformed text (an unterminated string or message, a missing ':' or value, nesting deeper than
-// 32), a field of the wrong kind (dims that are not integers, an unknown TYPE_ name), a field
-// given twice that may appear once, or an input/output without a name.
+// Parses config.pbtxt text. `what` names the file in errors. InvalidArgument with the line and
+// column for malformed text (an unterminated string or message, a missing value, nesting deeper
+// than 32), a field of the wrong kind (dims that are not integers, an unknown TYPE_ name) and a
+// field given twice that may appear once; InvalidArgument naming the entry for an input/output
+// without a name, an unsupported data_type (TYPE_STRING, TYPE_BF16) or a negative
+// max_batch_size.
 Result<TritonConfig> ParseTritonConfig(const std::string& text, const std::string& what);
 
 // Checks `config` against the model directory name and one loaded version's tensors. Errors

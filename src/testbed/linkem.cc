@@ -29,8 +29,7 @@ namespace edgeinfer::net {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
+using TimePoint = Clock::TimePoint;
 
 // Largest unit the bucket passes at once: 16 KiB is ~26 ms at 5 Mbit/s, smooth enough for
 // transfers of a few hundred ms, and big enough that 1 Gbit/s needs only ~8k wake-ups a second.
@@ -41,8 +40,8 @@ constexpr int64_t kPendingCapBytes = 64 * 1024;
 // Delay-line capacity when the rate is unlimited (bounds memory when a receiver stalls).
 constexpr int64_t kUnlimitedFlightBytes = 16 * 1024 * 1024;
 
-Clock::duration Seconds(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+Clock::Duration Seconds(double s) {
+  return std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(s));
 }
 
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
@@ -79,8 +78,7 @@ struct Conn {
 };
 
 struct Bucket {
-  double tokens = 0.0;  // bytes; negative while a passed chunk is still serialising
-  TimePoint last;
+  TokenBucket tokens;
   size_t cursor = 0;  // round robin over connections
 };
 
@@ -132,6 +130,79 @@ Result<sockaddr_storage> Resolve(const std::string& text, const char* what, bool
 
 }  // namespace
 
+RateSchedule::RateSchedule(const LinkOptions& options, Clock::TimePoint start)
+    : options_(options),
+      start_(start),
+      trace_active_(!options.trace.empty()),
+      fixed_rate_bps_(options.rate_bps) {}
+
+double RateSchedule::RateAt(TimePoint now, std::optional<TimePoint>* next_change) const {
+  if (next_change != nullptr) *next_change = std::nullopt;
+  if (!trace_active_) return fixed_rate_bps_;
+  const auto& trace = options_.trace;
+  double t = std::chrono::duration<double>(now - start_).count();
+  double cycle_start = 0.0;
+  if (options_.trace_period_s > 0) {
+    cycle_start = std::floor(t / options_.trace_period_s) * options_.trace_period_s;
+    t -= cycle_start;
+  }
+  double rate = options_.rate_bps;
+  size_t next = 0;
+  while (next < trace.size() && trace[next].time_s <= t) rate = trace[next++].rate_bps;
+  double next_s;
+  if (next < trace.size()) {
+    next_s = cycle_start + trace[next].time_s;
+  } else if (options_.trace_period_s > 0) {
+    next_s = cycle_start + options_.trace_period_s;
+  } else {
+    return rate;
+  }
+  if (next_change != nullptr) *next_change = start_ + Seconds(next_s);
+  return rate;
+}
+
+void RateSchedule::SetRate(double rate_bps) {
+  trace_active_ = false;
+  fixed_rate_bps_ = std::max(0.0, rate_bps);
+}
+
+int64_t TokenBucket::Burst(int64_t burst_option, double rate_bps) {
+  if (burst_option > 0) return burst_option;
+  return std::max<int64_t>(16 * 1024, static_cast<int64_t>(rate_bps / 8.0 * 0.010));
+}
+
+TokenBucket::TokenBucket(int64_t burst_option, double rate_bps, TimePoint start)
+    : burst_option_(burst_option),
+      tokens_(static_cast<double>(Burst(burst_option, rate_bps))),
+      last_(start) {}
+
+void TokenBucket::Refill(TimePoint now, double rate_bps) {
+  const double burst = static_cast<double>(Burst(burst_option_, rate_bps));
+  if (rate_bps > 0) {
+    tokens_ += std::chrono::duration<double>(now - last_).count() * (rate_bps / 8.0);
+    tokens_ = std::min(tokens_, burst);
+  } else {
+    tokens_ = burst;
+  }
+  last_ = now;
+}
+
+TimePoint TokenBucket::Pass(int64_t bytes, TimePoint now, double rate_bps) {
+  if (rate_bps <= 0) return now;
+  const double bytes_per_s = rate_bps / 8.0;
+  TimePoint sent = now;
+  if (tokens_ < static_cast<double>(bytes)) {
+    sent += Seconds((static_cast<double>(bytes) - tokens_) / bytes_per_s);
+  }
+  tokens_ -= static_cast<double>(bytes);
+  return sent;
+}
+
+TimePoint TokenBucket::NextPass(TimePoint now, double rate_bps) const {
+  if (CanPass(rate_bps)) return now;
+  return now + Seconds(-tokens_ / (rate_bps / 8.0)) + std::chrono::microseconds(20);
+}
+
 class LinkEmulator::Impl {
  public:
   ~Impl() { Stop(); }
@@ -181,14 +252,12 @@ class LinkEmulator::Impl {
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_ < 0) return Status::Unavailable(Errno("linkem: eventfd"));
 
-    start_ = Clock::now();
-    rate_bps_ = options.rate_bps;
-    trace_active_ = !options.trace.empty();
-    ApplyTrace(start_);
-    for (Bucket& b : buckets_) {
-      b.tokens = static_cast<double>(Burst(rate_bps_));
-      b.last = start_;
-    }
+    clock_ = options.clock != nullptr ? options.clock : RealClock();
+    real_time_ = clock_ == RealClock();
+    const TimePoint start = clock_->Now();
+    schedule_.emplace(options, start);
+    ApplyTrace(start);
+    for (auto& b : buckets_) b.emplace(Bucket{TokenBucket(options.burst_bytes, rate_bps_, start)});
     thread_ = std::thread([this] { Loop(); });
     return Status::Ok();
   }
@@ -209,8 +278,8 @@ class LinkEmulator::Impl {
   void SetRate(double rate_bps) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      trace_active_ = false;
-      rate_bps_ = std::max(0.0, rate_bps);
+      schedule_->SetRate(rate_bps);
+      rate_bps_ = schedule_->RateAt(clock_->Now());
     }
     Wake();
   }
@@ -224,47 +293,26 @@ class LinkEmulator::Impl {
     LinkStats s;
     s.bytes_up = bytes_up_.load();
     s.bytes_down = bytes_down_.load();
+    s.bytes_read_up = bytes_read_[0].load();
+    s.bytes_read_down = bytes_read_[1].load();
     s.connections_accepted = accepted_.load();
     s.connections_open = open_.load();
     s.connections_failed = failed_.load();
     return s;
   }
 
- private:
   void Wake() {
     const uint64_t one = 1;
     if (wake_ >= 0) (void)!write(wake_, &one, sizeof(one));
   }
 
-  int64_t Burst(double rate_bps) const {
-    if (options_.burst_bytes > 0) return options_.burst_bytes;
-    return std::max<int64_t>(16 * 1024, static_cast<int64_t>(rate_bps / 8.0 * 0.010));
-  }
-
-  // Sets rate_bps_ from the trace at `now`; returns when it next changes (nullopt: never).
+ private:
+  // Sets rate_bps_ from the schedule at `now`; returns when it next changes (nullopt: never).
   std::optional<TimePoint> ApplyTrace(TimePoint now) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!trace_active_) return std::nullopt;
-    const auto& trace = options_.trace;
-    double t = std::chrono::duration<double>(now - start_).count();
-    double cycle_start = 0.0;
-    if (options_.trace_period_s > 0) {
-      cycle_start = std::floor(t / options_.trace_period_s) * options_.trace_period_s;
-      t -= cycle_start;
-    }
-    double rate = options_.rate_bps;
-    size_t next = 0;
-    while (next < trace.size() && trace[next].time_s <= t) rate = trace[next++].rate_bps;
-    rate_bps_ = rate;
-    double next_s;
-    if (next < trace.size()) {
-      next_s = cycle_start + trace[next].time_s;
-    } else if (options_.trace_period_s > 0) {
-      next_s = cycle_start + options_.trace_period_s;
-    } else {
-      return std::nullopt;
-    }
-    return start_ + Seconds(next_s);
+    std::optional<TimePoint> next;
+    rate_bps_ = schedule_->RateAt(now, &next);
+    return next;
   }
 
   void CloseConn(Conn& c) {
@@ -333,6 +381,7 @@ class LinkEmulator::Impl {
           used += take;
         }
         p.pending_bytes += n;
+        bytes_read_[&p == &c.up ? 0 : 1] += n;
       } else if (n == 0) {
         p.src_eof = true;
       } else {
@@ -354,18 +403,11 @@ class LinkEmulator::Impl {
   // Moves pending chunks of direction `dir` through its bucket into the delay lines. Returns when
   // the bucket next has tokens if some pipe is still waiting for them.
   std::optional<TimePoint> ServeBucket(int dir, TimePoint now, double rate_bps) {
-    Bucket& b = buckets_[dir];
-    const int64_t burst = Burst(rate_bps);
+    Bucket& b = *buckets_[dir];
+    const int64_t burst = TokenBucket::Burst(options_.burst_bytes, rate_bps);
     const int64_t flight_cap = FlightCap(rate_bps, burst);
-    const double bytes_per_s = rate_bps / 8.0;
-    const Clock::duration delay = Seconds(options_.delay_ms / 1000.0);
-    if (bytes_per_s > 0) {
-      b.tokens += std::chrono::duration<double>(now - b.last).count() * bytes_per_s;
-      b.tokens = std::min(b.tokens, static_cast<double>(burst));
-    } else {
-      b.tokens = static_cast<double>(burst);
-    }
-    b.last = now;
+    const Clock::Duration delay = Seconds(options_.delay_ms / 1000.0);
+    b.tokens.Refill(now, rate_bps);
     bool waiting = false;
     const size_t n = conns_.size();
     // Round robin: one chunk per connection per round while tokens last.
@@ -376,7 +418,7 @@ class LinkEmulator::Impl {
         Conn& c = *conns_[i];
         Pipe& p = dir == 0 ? c.up : c.down;
         if (c.failed || p.pending.empty() || p.flight_bytes >= flight_cap) continue;
-        if (bytes_per_s > 0 && b.tokens <= 0) {
+        if (!b.tokens.CanPass(rate_bps)) {
           waiting = true;
           break;
         }
@@ -384,12 +426,7 @@ class LinkEmulator::Impl {
         p.pending.pop_front();
         const auto size = static_cast<int64_t>(chunk.data.size());
         p.pending_bytes -= size;
-        TimePoint sent = now;
-        if (bytes_per_s > 0) {
-          // Serialisation ends once the bytes beyond the available tokens have been paid for.
-          if (b.tokens < size) sent += Seconds((size - b.tokens) / bytes_per_s);
-          b.tokens -= static_cast<double>(size);
-        }
+        const TimePoint sent = b.tokens.Pass(size, now, rate_bps);
         chunk.release = std::max(sent + delay, p.last_release);
         p.last_release = chunk.release;
         p.flight_bytes += size;
@@ -412,7 +449,7 @@ class LinkEmulator::Impl {
       }
     }
     if (!waiting) return std::nullopt;
-    return now + Seconds(-b.tokens / bytes_per_s) + std::chrono::microseconds(20);
+    return b.tokens.NextPass(now, rate_bps);
   }
 
   // Writes released chunks; returns when the next one is due (nullopt: none or blocked).
@@ -450,7 +487,7 @@ class LinkEmulator::Impl {
   void Loop() {
     std::vector<pollfd> fds;
     while (!stop_) {
-      TimePoint now = Clock::now();
+      TimePoint now = clock_->Now();
       std::optional<TimePoint> deadline = ApplyTrace(now);
       auto earliest = [&deadline](std::optional<TimePoint> t) {
         if (t && (!deadline || *t < *deadline)) deadline = t;
@@ -499,8 +536,10 @@ class LinkEmulator::Impl {
       }
       timespec timeout{};
       timespec* timeout_ptr = nullptr;
-      if (deadline) {
-        const auto wait = std::max(Clock::duration::zero(), *deadline - Clock::now());
+      // A clock other than the real one moves only when its owner says so (and calls Wake()), so
+      // its deadlines are not slept for in real time.
+      if (deadline && real_time_) {
+        const auto wait = std::max(Clock::Duration::zero(), *deadline - clock_->Now());
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
         timeout.tv_sec = static_cast<time_t>(ns / 1000000000);
         timeout.tv_nsec = static_cast<long>(ns % 1000000000);
@@ -512,7 +551,7 @@ class LinkEmulator::Impl {
         uint64_t count;
         (void)!read(wake_, &count, sizeof(count));
       }
-      now = Clock::now();
+      now = clock_->Now();
       const size_t polled = conns_.size();  // Accept appends; new ones are polled next round
       for (size_t i = 0; i < polled; ++i) {
         Conn& c = *conns_[i];
@@ -541,21 +580,23 @@ class LinkEmulator::Impl {
   socklen_t upstream_length_ = 0;
   int listener_ = -1;
   int wake_ = -1;
-  TimePoint start_;
+  const Clock* clock_ = nullptr;
+  bool real_time_ = true;  // clock_ is RealClock(): sleep until deadlines
   TimePoint accept_paused_until_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
 
   mutable std::mutex mu_;
-  double rate_bps_ = 0.0;      // guarded by mu_
-  bool trace_active_ = false;  // guarded by mu_
+  std::optional<RateSchedule> schedule_;  // guarded by mu_ (set once in Init)
+  double rate_bps_ = 0.0;                 // guarded by mu_: the schedule's rate, last applied
 
   // Owned by the I/O thread (and by Stop() after the join).
   std::vector<std::unique_ptr<Conn>> conns_;
-  Bucket buckets_[2];  // [0] client -> upstream, [1] upstream -> client
+  std::optional<Bucket> buckets_[2];  // [0] client -> upstream, [1] upstream -> client
 
   std::atomic<int64_t> bytes_up_{0};
   std::atomic<int64_t> bytes_down_{0};
+  std::atomic<int64_t> bytes_read_[2] = {0, 0};  // [0] read from clients, [1] from upstreams
   std::atomic<int64_t> accepted_{0};
   std::atomic<int64_t> open_{0};
   std::atomic<int64_t> failed_{0};
@@ -579,6 +620,9 @@ std::string LinkEmulator::address() const {
 }
 
 void LinkEmulator::SetRate(double rate_bps) { impl_->SetRate(rate_bps); }
+void LinkEmulator::Wake() {
+  if (impl_) impl_->Wake();
+}
 double LinkEmulator::rate_bps() const { return impl_->rate_bps(); }
 LinkStats LinkEmulator::stats() const { return impl_->stats(); }
 void LinkEmulator::Stop() {
