@@ -43,6 +43,11 @@ Status TensorInts(const Node& node, const Tensor& t, const char* role, std::vect
 // Error for a shape rule that needs input `index` (`role`) to be constant.
 Status NotConstant(const ShapeContext& ctx, size_t index, const char* role);
 
+// The integer values of input `index` (`role`) in a shape rule: NotConstant's error when it is
+// not a known constant, TensorInts' when it is not integers.
+Status ConstantInts(const ShapeContext& ctx, size_t index, const char* role,
+                    std::vector<int64_t>* out);
+
 // Row-major element strides of `shape`.
 std::vector<int64_t> Strides(const Shape& shape);
 

@@ -287,10 +287,8 @@ Status TransposeReference(const Node& node, int64_t opset, const std::vector<Ten
 
 Status ExpandShape(const ShapeContext& ctx, std::vector<ValueInfo>* outputs) {
   ResizeOutputs(ctx, outputs);
-  const Tensor* c = ctx.constants.size() > 1 ? ctx.constants[1] : nullptr;
-  if (c == nullptr) return NotConstant(ctx, 1, "shape");
   std::vector<int64_t> shape;
-  EI_RETURN_IF_ERROR(TensorInts(*ctx.node, *c, "shape", &shape));
+  EI_RETURN_IF_ERROR(ConstantInts(ctx, 1, "shape", &shape));
   const ValueInfo& in = ctx.inputs[0];
   ValueInfo& out = (*outputs)[0];
   out.dtype = in.dtype;
@@ -357,10 +355,8 @@ Status TileTarget(const Node& node, const Shape& in, const std::vector<int64_t>&
 
 Status TileShape(const ShapeContext& ctx, std::vector<ValueInfo>* outputs) {
   ResizeOutputs(ctx, outputs);
-  const Tensor* c = ctx.constants.size() > 1 ? ctx.constants[1] : nullptr;
-  if (c == nullptr) return NotConstant(ctx, 1, "repeats");
   std::vector<int64_t> repeats;
-  EI_RETURN_IF_ERROR(TensorInts(*ctx.node, *c, "repeats", &repeats));
+  EI_RETURN_IF_ERROR(ConstantInts(ctx, 1, "repeats", &repeats));
   const ValueInfo& in = ctx.inputs[0];
   ValueInfo& out = (*outputs)[0];
   out.dtype = in.dtype;

@@ -44,6 +44,13 @@ Status NotConstant(const ShapeContext& ctx, size_t index, const char* role) {
                                  role + ") must be a constant for shape inference");
 }
 
+Status ConstantInts(const ShapeContext& ctx, size_t index, const char* role,
+                    std::vector<int64_t>* out) {
+  const Tensor* c = index < ctx.constants.size() ? ctx.constants[index] : nullptr;
+  if (c == nullptr) return NotConstant(ctx, index, role);
+  return TensorInts(*ctx.node, *c, role, out);
+}
+
 Status IntsParamForShape(const ShapeContext& ctx, const char* name, int64_t input_since,
                          size_t index, IntsParam* out) {
   *out = IntsParam{};
@@ -53,10 +60,9 @@ Status IntsParamForShape(const ShapeContext& ctx, const char* name, int64_t inpu
     return Status::Ok();
   }
   if (!ctx.has_input(index)) return Status::Ok();
-  const Tensor* c = index < ctx.constants.size() ? ctx.constants[index] : nullptr;
-  if (c == nullptr) return NotConstant(ctx, index, name);
+  EI_RETURN_IF_ERROR(ConstantInts(ctx, index, name, &out->values));
   out->present = true;
-  return TensorInts(*ctx.node, *c, name, &out->values);
+  return Status::Ok();
 }
 
 Status IntsParamForKernel(const Node& node, int64_t opset, const std::vector<Tensor>& inputs,

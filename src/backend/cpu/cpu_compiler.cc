@@ -11,6 +11,12 @@ using dnnl::memory;
 
 memory::dims ToDims(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
 
+Shape PadRank(const Shape& shape, size_t rank) {
+  Shape out(rank - shape.size(), 1);
+  out.insert(out.end(), shape.begin(), shape.end());
+  return out;
+}
+
 bool PlainDesc(const Shape& shape, DType dtype, memory::desc* desc) {
   memory::data_type dt;
   switch (dtype) {

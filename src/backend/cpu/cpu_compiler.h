@@ -147,6 +147,8 @@ bool EmitPRelu(Compiler& c, const Node& node);
 
 // Helpers shared by emitters.
 dnnl::memory::dims ToDims(const Shape& shape);
+// `shape` with leading 1s up to `rank` (the alignment of numpy-style broadcasting).
+Shape PadRank(const Shape& shape, size_t rank);
 // Row-major desc over `shape`; has_value false for dtypes oneDNN lacks.
 bool PlainDesc(const Shape& shape, DType dtype, dnnl::memory::desc* desc);
 dnnl::memory::desc PlainF32(const Shape& shape);

@@ -75,6 +75,15 @@ memory::desc Any(const Shape& shape) {
   return memory::desc(ToDims(shape), memory::data_type::f32, memory::format_tag::any);
 }
 
+// What the convolution primitives take: a 1-D to 3-D input (rank 3 to 5), constant weights of
+// the same rank, and a constant bias when there is one.
+bool ConvOperandsSupported(const Graph& g, ValueId x, ValueId wv, ValueId bv) {
+  const size_t rank = g.value(x).shape.size();
+  const Value& wval = g.value(wv);
+  if (rank < 3 || rank > 5 || !wval.is_constant() || wval.shape.size() != rank) return false;
+  return bv == kNoValue || g.value(bv).is_constant();
+}
+
 }  // namespace
 
 bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
@@ -85,13 +94,10 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
   ValueId bv = node.input(2);
   ValueId y = node.outputs[0];
   if (!IsF32(g, x) || !IsF32(g, wv) || !IsF32(g, y)) return false;
+  if (!ConvOperandsSupported(g, x, wv, bv)) return false;
   const Shape& xs = g.value(x).shape;
   const Shape& ys = g.value(y).shape;
   const Value& wval = g.value(wv);
-  if (xs.size() < 3 || xs.size() > 5 || !wval.is_constant() || wval.shape.size() != xs.size()) {
-    return false;
-  }
-  if (bv != kNoValue && !g.value(bv).is_constant()) return false;
   const int64_t groups = node.attrs.GetInt("group", 1);
   const int64_t oc = wval.shape[0];
   if (groups < 1 || oc % groups != 0 || xs[1] != wval.shape[1] * groups || ys[1] != oc) {
@@ -198,13 +204,10 @@ bool EmitConvTranspose(Compiler& c, const Node& node) {
   if (!IsF32(g, x) || !IsF32(g, wv) || !IsF32(g, y) || node.attrs.Has("output_shape")) {
     return false;
   }
+  if (!ConvOperandsSupported(g, x, wv, bv)) return false;
   const Shape& xs = g.value(x).shape;
   const Shape& ys = g.value(y).shape;
   const Value& wval = g.value(wv);
-  if (xs.size() < 3 || xs.size() > 5 || !wval.is_constant() || wval.shape.size() != xs.size()) {
-    return false;
-  }
-  if (bv != kNoValue && !g.value(bv).is_constant()) return false;
   const int64_t groups = node.attrs.GetInt("group", 1);
   const int64_t ic = xs[1];
   const int64_t oc = ys[1];

@@ -7,12 +7,6 @@ namespace {
 using dnnl::memory;
 using dnnl::prop_kind;
 
-Shape PadRank(const Shape& shape, size_t rank) {
-  Shape out(rank - shape.size(), 1);
-  out.insert(out.end(), shape.begin(), shape.end());
-  return out;
-}
-
 // A 2-D [rows, cols] desc over row-major memory stored [cols, rows] when `transposed`.
 memory::desc Matrix2D(int64_t rows, int64_t cols, bool transposed) {
   if (!transposed) return PlainF32({rows, cols});

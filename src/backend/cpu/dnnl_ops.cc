@@ -11,12 +11,6 @@ using dnnl::algorithm;
 using dnnl::memory;
 using dnnl::prop_kind;
 
-// `shape` with leading 1s up to `rank`.
-Shape PadRank(const Shape& shape, size_t rank) {
-  Shape out(rank - shape.size(), 1);
-  out.insert(out.end(), shape.begin(), shape.end());
-  return out;
-}
 
 // The desc of v's primary slot when it has one and is not empty.
 bool PrimaryDesc(const Compiler& c, ValueId v, memory::desc* desc) {
