@@ -395,10 +395,10 @@ std::vector<int> CandidateCuts(const std::string& model, DeviceWorker& worker, c
   const int nodes = static_cast<int>(graph->nodes().size());
   std::vector<int> cuts;
   if (!table.ok()) {
-    // Without profiles: evenly spaced prefixes.
+    // Without profiles: evenly spaced cuts.
     for (int k = 1; k <= f.max_cuts; ++k) cuts.push_back(nodes * k / (f.max_cuts + 1));
     *how = "every " + std::to_string(nodes / (f.max_cuts + 1)) +
-           "th prefix (no cost table: " + table.status().ToString() + ")";
+           "th node (no cost table: " + table.status().ToString() + ")";
     return cuts;
   }
   std::map<int, int> wins;

@@ -97,7 +97,7 @@ Result<CostTable> BuildCostTable(const Graph& graph, const std::vector<NodeProfi
                      NumElements(v.shape) * static_cast<int64_t>(DTypeSize(v.dtype))});
   }
 
-  // Model outputs the suffix computes are downloaded: output produced at position p is
+  // Model outputs the server part computes are downloaded: output produced at position p is
   // downloaded for every cut after P <= p nodes.
   std::vector<int64_t> download(static_cast<size_t>(n) + 1, 0);
   for (ValueId id : graph.outputs()) {

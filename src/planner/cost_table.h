@@ -26,7 +26,7 @@ struct CutCost {
   int64_t upload_bytes = 0;           // sum of tensor_bytes
   int64_t download_bytes = 0;         // model outputs the server computes
   double device_ms = 0.0;             // the device part on the device (its profile)
-  double server_ms = 0.0;             // the suffix on the unloaded server (its profile)
+  double server_ms = 0.0;             // the server part, unloaded (its profile)
   bool all_local = false;             // no server call at all
 };
 

@@ -2,7 +2,7 @@
 // estimates, minimum wins (LoADPart). The baselines share the interface.
 //
 // predicted = device part + upload(compressed bytes) / bandwidth + RTT
-//             + k x server suffix + q + download / bandwidth
+//             + k x server part + q + download / bandwidth
 // where k (load factor) and q (queue ms) are the server's, estimated from its replies; the
 // load-oblivious Neurosurgeon baseline uses k = 1, q = 0. All-local pays only the device part
 // (the whole model). Deciding is O(cuts x crossing tensors) and allocation-free.
@@ -63,7 +63,7 @@ struct Prediction {
   double device_ms = 0.0;
   double upload_ms = 0.0;  // includes compression and decompression time when compress
   double rtt_ms = 0.0;
-  double server_ms = 0.0;  // k x suffix + q
+  double server_ms = 0.0;  // k x server part + q
   double download_ms = 0.0;
 };
 
@@ -80,7 +80,7 @@ Prediction Decide(const CostTable& table, const Conditions& conditions, Policy p
                   int fixed_device_nodes = 0);
 
 // The cuts that are optimal for some server load factor k >= 0 when the other conditions hold
-// (the lower envelope of the lines total(k) = rest + k x suffix), as prefixes in order of
+// (the lower envelope of the lines total(k) = rest + k x server part), as device node counts in order of
 // increasing k: the first is the choice of an idle server, the last that of a saturated one.
 // Of cuts with equal predictions the one with the fewest device nodes stands for all. Empty when no cut has a
 // finite prediction.

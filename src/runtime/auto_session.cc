@@ -35,7 +35,7 @@ constexpr int kRttProbes = 5;
 // The probe slice uploads at least this much, so that its transfer is a bandwidth sample
 // (LinkEstimator ignores transfers under 16 KiB).
 constexpr int64_t kProbeMinBytes = 64 * 1024;
-// A server suffix profiled at under this many milliseconds times too coarsely (microsecond
+// A server part profiled at under this many milliseconds times too coarsely (microsecond
 // timers, fused steps shared evenly) for its load factor to mean anything; only its queue time
 // is used.
 constexpr double kMinLoadFactorMs = 0.5;

@@ -1,12 +1,12 @@
-// The auto modes: a Session that chooses, for every request, which prefix of the model runs on
-// this device and which suffix on the edge server (LoADPart; "auto-noload" is Neurosurgeon).
+// The auto modes: a Session that chooses, for every request, where to cut the model: which part
+// runs on this device and which on the edge server (LoADPart; "auto-noload" is Neurosurgeon).
 //
 // At open it makes sure the server holds the model, fetches the server's load-time per-node
 // profile, profiles the device (planner/profile_cache.h, cached on disk), builds the planner's
 // cost table for the model's static input shapes, and probes the link (ServerLive round trips,
 // one remote run of zero inputs). Every Run decides from the current link and load estimates,
-// runs the prefix (compiled per cut on first use, a bounded cache) and the suffix on the
-// server, and feeds what the reply reports back into the estimators. A background thread
+// runs the device part (compiled per cut on first use, a bounded cache) and the server part on
+// the server, and feeds what the reply reports back into the estimators. A background thread
 // probes the server while no request refreshes the estimates. docs/planner.md, "Runtime
 // integration", describes what is probed when.
 #ifndef EDGEINFER_RUNTIME_AUTO_SESSION_H_

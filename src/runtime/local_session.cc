@@ -157,8 +157,10 @@ class LocalSession final : public Session {
 Result<std::unique_ptr<Session>> MakeLocalSession(Graph graph, const SessionOptions& options) {
   const Backend* backend = FindBackend(options.backend);
   if (backend == nullptr) {
+    std::string available;
+    for (const std::string& name : BackendNames()) available += (available.empty() ? "" : ", ") + name;
     return Status::InvalidArgument("unknown backend '" + options.backend +
-                                   "' (available: cpu, reference)");
+                                   "' (available: " + available + ")");
   }
   SetNumThreads(options.threads);
   auto session = std::make_unique<LocalSession>(std::move(graph), backend, options);
