@@ -595,7 +595,7 @@ TEST(LinkemCliTest, RelaysWithDelayAndStopsOnSigterm) {
   const int fd = ConnectTo(port);
   ASSERT_GE(fd, 0);
 
-  // The delay's timing and the idle CPU are measured by bench_linkem; here the command relays.
+  // The delay's timing and the idle CPU are measured by bench_timing; here the command relays.
   char c = 'q', back = 0;
   ASSERT_TRUE(SendAll(fd, &c, 1));
   ASSERT_EQ(recv(fd, &back, 1, MSG_WAITALL), 1);
@@ -689,7 +689,7 @@ TEST(LinkEmulatorGrpcTest, RemoteInferenceThroughTheLinkMatchesLocal) {
     // Same kernels on both sides; 1e-5 relative L2 as in offload_e2e_test.
     EXPECT_LE(testing::RelativeL2((*got)[0].tensor, (*expected)[0].tensor), 1e-5);
   }
-  // Both runs' inputs crossed the link (how long they took on it is bench_linkem's business).
+  // Both runs' inputs crossed the link (how long they took on it is bench_timing's business).
   EXPECT_GE(link->stats().bytes_up, 2 * 196608);
 }
 

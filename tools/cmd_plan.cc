@@ -36,8 +36,8 @@ constexpr char kUsage[] =
     "                      [--compression lz4|zstd --compress-ratio R [--compress-speed MB/s]]\n"
     "                      [--no-cache] [--all] [--json]\n\n"
     "Profiles MODEL on this machine (cached per model, machine, threads and input shapes; see\n"
-    "docs/planner.md) and predicts the latency of every cut: the first PREFIX nodes in\n"
-    "topological order on the device, the rest on an edge server:\n"
+    "docs/planner.md) and predicts the latency of every cut (remote, split:N with the first N\n"
+    "nodes in topological order on the device and the rest on an edge server, local):\n"
     "  total = device + upload/bandwidth + RTT + K x server + Q + download/bandwidth\n\n"
     "  --bandwidth RATE       link rate, both directions: 20mbit, 500kbit, 1gbit, or bit/s\n"
     "  --rtt TIME             round-trip time: 10ms, 200us, 0.01s (default 0)\n"
@@ -53,7 +53,8 @@ constexpr char kUsage[] =
     "  --token T              bearer token for --edge (default: $EDGEINFER_TOKEN)\n"
     "  --tls-ca FILE          TLS to --edge, trusting the CA in FILE (default: $EDGEINFER_TLS_CA)\n"
     "  --timeout-ms MS        deadline of each call to --edge (default 30000)\n"
-    "  --policy P             also mark the pick of local, remote, fixed:N, auto, auto-noload\n"
+    "  --policy P             also mark the pick of local, remote, fixed:N or split:N, auto or\n"
+    "                         loadaware, auto-noload or neurosurgeon\n"
     "  --compression CODEC    let cuts upload compressed with CODEC at --compress-ratio R\n"
     "                         (compressed / raw bytes) and --compress-speed MB/s (default 500);\n"
     "                         decompression is counted free\n"
@@ -358,6 +359,8 @@ int PlanCommand(int argc, char** argv) {
       marks += " " + args.Get("--policy");
     }
     if (on_envelope.count(device_nodes)) marks += " env";
+    if (device_nodes == 0) marks += " remote";
+    if (device_nodes == last) marks += " local";
     if (!args.Has("--all") && marks.empty()) {
       ++hidden;
       continue;

@@ -11,14 +11,16 @@ namespace edgeinfer::net {
 inline constexpr char kParamPrefix[] = "edgeinfer_";
 
 // Per input tensor of an inference request, how its bytes are encoded (net/transfer_codec.h).
+// Their types and values are listed in net/transfer_codec.h.
 inline constexpr char kCompressionParam[] = "edgeinfer_compression";    // "lz4" | "zstd"
-inline constexpr char kQuantizationParam[] = "edgeinfer_quantization";  // "uint8"
+inline constexpr char kQuantizationParam[] = "edgeinfer_quantization";  // "fp16" | "int8"
 inline constexpr char kRawBytesParam[] = "edgeinfer_raw_bytes";         // bytes before encoding
-inline constexpr char kScaleParam[] = "edgeinfer_scale";                // uint8 dequantisation
-inline constexpr char kZeroPointParam[] = "edgeinfer_zero_point";
+inline constexpr char kScaleParam[] = "edgeinfer_scale";                // int8 dequantisation
+inline constexpr char kZeroPointParam[] = "edgeinfer_zero_point";       // int8 dequantisation
 
 // Per inference reply: where the server's time went (integer microseconds), its load factor
-// (measured compute / its unloaded profile) and the requests waiting when it finished.
+// (measured compute / its unloaded profile) and the requests that were waiting when this one
+// was submitted (itself excluded).
 inline constexpr char kQueueUsParam[] = "edgeinfer_queue_us";
 inline constexpr char kComputeUsParam[] = "edgeinfer_compute_us";
 inline constexpr char kOtherUsParam[] = "edgeinfer_other_us";

@@ -18,7 +18,6 @@ extern const char kServerName[];
 extern const char kServerVersion[];
 // ModelConfig parameter carrying the load-time per-step profile as a JSON array of
 // {"name", "op", "ms"} in execution order (docs/protocol.md).
-extern const char kNodeProfileParameter[];
 const std::vector<std::string>& ServerExtensions();
 
 // Maps an edgeinfer Status to gRPC one to one (the codes are gRPC's).

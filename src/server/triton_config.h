@@ -1,6 +1,6 @@
 // TritonConfig: the part of a Triton model configuration (config.pbtxt, protobuf text format)
-// that the edge server honours, read with protobuf's TextFormat parser into the ModelConfig
-// message of proto/inference.proto.
+// that the edge server honours, read with protobuf's TextFormat parser into the ConfigFile
+// message of proto/model_config_file.proto.
 //
 // Honoured: name, max_batch_size, input and output entries (name, data_type, dims). Ignored
 // silently: platform, backend, parameters. Any other field or extension (instance_group,
