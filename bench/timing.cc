@@ -50,39 +50,21 @@
 #include "onnx/onnx_io.h"
 #include "testbed/cpu_quota.h"
 #include "testbed/linkem.h"
+#include "testbed/loopback.h"
+#include "zoo/zoo.h"
 
 namespace edgeinfer {
 namespace {
+
+using testbed::ConnectTo;
+using testbed::EchoUntilEof;
+using testbed::SendAll;
+using TestServer = testbed::LoopbackServer;
 
 using Steady = std::chrono::steady_clock;
 
 double SecondsSince(Steady::time_point t0) {
   return std::chrono::duration<double>(Steady::now() - t0).count();
-}
-
-int ConnectTo(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
-
-bool SendAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    const ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
-    if (k <= 0) return false;
-    data += k;
-    n -= static_cast<size_t>(k);
-  }
-  return true;
 }
 
 // (seconds since t0, cumulative bytes) at every receive.
@@ -117,58 +99,7 @@ struct Samples {
   }
 };
 
-// A loopback TCP server: each accepted connection runs `handler(fd)` on its own thread.
-class TestServer {
- public:
-  explicit TestServer(std::function<void(int)> handler) : handler_(std::move(handler)) {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    listen(listener_, 128);
-    socklen_t length = sizeof(a);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &length);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] {
-      while (true) {
-        const int fd = accept(listener_, nullptr, nullptr);
-        if (fd < 0) return;
-        std::lock_guard<std::mutex> lock(mu_);
-        fds_.push_back(fd);
-        workers_.emplace_back([this, fd] { handler_(fd); });
-      }
-    });
-  }
-  ~TestServer() {
-    shutdown(listener_, SHUT_RDWR);
-    acceptor_.join();
-    close(listener_);
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int fd : fds_) shutdown(fd, SHUT_RDWR);
-    for (auto& w : workers_) w.join();
-    for (int fd : fds_) close(fd);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
- private:
-  std::function<void(int)> handler_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<int> fds_;
-  std::vector<std::thread> workers_;
-};
-
-void Echo(int fd) {
-  char buffer[65536];
-  while (true) {
-    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    if (n <= 0 || !SendAll(fd, buffer, static_cast<size_t>(n))) break;
-  }
-  shutdown(fd, SHUT_WR);
-}
 
 std::unique_ptr<net::LinkEmulator> StartLink(const net::LinkOptions& options) {
   auto link = net::LinkEmulator::Start(options);
@@ -263,7 +194,7 @@ double Saturated(double mbit, int connections, double change_s, double then_mbit
 
 // One 1-byte round trip (ms) over a link with 15 ms each way.
 double RoundTripMs() {
-  TestServer echo(Echo);
+  TestServer echo(EchoUntilEof);
   net::LinkOptions options;
   options.to = echo.address();
   options.rate_bps = 100e6;
@@ -297,7 +228,7 @@ double CpuSecondsOf(pid_t pid) {
 
 // CPU seconds `edgeinfer linkem` uses in 1 s with one idle open connection.
 double LinkemIdleCpu() {
-  TestServer echo(Echo);
+  TestServer echo(EchoUntilEof);
   int fds[2];
   if (pipe(fds) != 0) return -1;
   const std::string to = echo.address();
@@ -393,21 +324,6 @@ double CpuSpeedup() {
   return cpu > 0 ? ref / cpu : -1.0;
 }
 
-// x[1,3,128,128] (192 KiB) -> Conv(4, 3x3) -> GlobalAveragePool -> Flatten -> y[1,4].
-Graph WideInputModel() {
-  Graph g;
-  g.opset = 13;
-  ValueId x = g.AddInput("x", DType::kFloat32, {1, 3, 128, 128});
-  ValueId w = g.AddConstant("w", Random({4, 3, 3, 3}, 1));
-  ValueId c = g.AddValue("c", DType::kFloat32, {1, 4, 126, 126});
-  ValueId p = g.AddValue("p", DType::kFloat32, {1, 4, 1, 1});
-  ValueId y = g.AddValue("y", DType::kFloat32, {1, 4});
-  g.AddNode(OpKind::kConv, "conv", {x, w}, {c});
-  g.AddNode(OpKind::kGlobalAveragePool, "gap", {c}, {p});
-  g.AddNode(OpKind::kFlatten, "flat", {p}, {y});
-  g.AddOutput(y);
-  return g;
-}
 
 // `edgeinfer serve` in a temporary repository, behind a 20 Mbit/s, 5 ms link, and a remote
 // session on it. Each Measure() is one remote run's total_ms (-1 when anything failed).
@@ -447,7 +363,8 @@ class RemoteOverLink {
     options.delay_ms = 5;
     link_ = StartLink(options);
     const std::string model = dir_ + "/wide.onnx";
-    if (!ExportOnnxFile(WideInputModel(), model).ok()) return;
+    Result<Graph> wide = WideInputModel();
+    if (!wide.ok() || !ExportOnnxFile(*wide, model).ok()) return;
     SessionOptions o;
     o.threads = 1;
     o.mode = ExecutionMode::kRemote;

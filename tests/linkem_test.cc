@@ -3,7 +3,7 @@
 // no check depends on how fast or loaded the machine is); byte-exact relaying, half-close,
 // refused upstream, many connections, and the `edgeinfer linkem` command. What the emulator
 // achieves in real time (rates, round trips, idle CPU, gRPC through a shaped link) is measured by
-// bench/linkem.cc, not asserted here.
+// bench/timing.cc, not asserted here.
 #include "testbed/linkem.h"
 
 #include <arpa/inet.h>
@@ -36,9 +36,16 @@
 #include "offload_util.h"
 #include "onnx/onnx_io.h"
 #include "oracle_util.h"
+#include "testbed/loopback.h"
+#include "zoo/zoo.h"
 
 namespace edgeinfer::net {
 namespace {
+
+using testbed::ConnectTo;
+using testbed::EchoUntilEof;
+using testbed::SendAll;
+using TestServer = testbed::LoopbackServer;
 
 using namespace std::chrono_literals;
 
@@ -56,86 +63,7 @@ bool WaitFor(const std::function<bool()>& done) {
   return true;
 }
 
-int ConnectTo(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
 
-bool SendAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    const ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
-    if (k <= 0) return false;
-    data += k;
-    n -= static_cast<size_t>(k);
-  }
-  return true;
-}
-
-// A loopback TCP server: each accepted connection runs `handler(fd)` on its own thread.
-class TestServer {
- public:
-  using Handler = std::function<void(int)>;
-  explicit TestServer(Handler handler) : handler_(std::move(handler)) {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    EXPECT_EQ(listen(listener_, 128), 0);
-    socklen_t length = sizeof(a);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &length);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] {
-      while (true) {
-        const int fd = accept(listener_, nullptr, nullptr);
-        if (fd < 0) return;
-        std::lock_guard<std::mutex> lock(mu_);
-        fds_.push_back(fd);
-        workers_.emplace_back([this, fd] { handler_(fd); });
-      }
-    });
-  }
-  ~TestServer() {
-    shutdown(listener_, SHUT_RDWR);  // wakes accept()
-    acceptor_.join();
-    close(listener_);
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int fd : fds_) shutdown(fd, SHUT_RDWR);
-    for (auto& w : workers_) w.join();
-    for (int fd : fds_) close(fd);
-  }
-  int port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  Handler handler_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<int> fds_;
-  std::vector<std::thread> workers_;
-};
-
-// Echoes until EOF, then half-closes: the client sees EOF only if FINs cross the relay.
-void Echo(int fd) {
-  char buffer[65536];
-  while (true) {
-    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
-    if (n <= 0 || !SendAll(fd, buffer, static_cast<size_t>(n))) break;
-  }
-  shutdown(fd, SHUT_WR);
-}
 
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -320,7 +248,7 @@ TEST(RateScheduleTest, TraceLoopsWithItsPeriod) {
 // --- The relay driven by a FakeClock: only the fake time decides when bytes move. ---
 
 TEST(LinkEmulatorFakeClockTest, EchoReturnsExactlyAfterTwiceTheDelay) {
-  TestServer echo(Echo);
+  TestServer echo(EchoUntilEof);
   FakeClock clock;
   LinkOptions options;
   options.to = echo.address();
@@ -401,7 +329,7 @@ TEST(LinkEmulatorFakeClockTest, ConnectionsShareOneBucketAndTheRateHolds) {
 }
 
 TEST(LinkEmulatorTest, RelaysBytesExactlyAndForwardsHalfClose) {
-  TestServer echo(Echo);
+  TestServer echo(EchoUntilEof);
   LinkOptions options;
   options.to = echo.address();
   options.delay_ms = 2;
@@ -420,7 +348,7 @@ TEST(LinkEmulatorTest, RelaysBytesExactlyAndForwardsHalfClose) {
 }
 
 TEST(LinkEmulatorTest, ManyConcurrentConnections) {
-  TestServer echo(Echo);
+  TestServer echo(EchoUntilEof);
   LinkOptions options;
   options.to = echo.address();
   options.rate_bps = 200e6;
@@ -583,7 +511,7 @@ class LinkemProcess {
 };
 
 TEST(LinkemCliTest, RelaysWithDelayAndStopsOnSigterm) {
-  TestServer echo(Echo);
+  TestServer echo(EchoUntilEof);
   LinkemProcess link(
       {"--listen", "127.0.0.1:0", "--to", echo.address(), "--rate", "50mbit", "--delay", "5ms"});
   const std::string& line = link.first_line();
@@ -639,21 +567,6 @@ TEST(LinkemCliTest, RejectsBadArgumentsClearly) {
   EXPECT_NE(out.find("rc=2"), std::string::npos) << out;
 }
 
-// x[1,3,128,128] (192 KiB) -> Conv(4, 3x3) -> GlobalAveragePool -> Flatten -> y[1,4].
-Graph WideInputModel() {
-  Graph g;
-  g.opset = 13;
-  ValueId x = g.AddInput("x", DType::kFloat32, {1, 3, 128, 128});
-  ValueId w = g.AddConstant("w", testing::RandomTensor(DType::kFloat32, {4, 3, 3, 3}, 1));
-  ValueId c = g.AddValue("c", DType::kFloat32, {1, 4, 126, 126});
-  ValueId p = g.AddValue("p", DType::kFloat32, {1, 4, 1, 1});
-  ValueId y = g.AddValue("y", DType::kFloat32, {1, 4});
-  g.AddNode(OpKind::kConv, "conv", {x, w}, {c});
-  g.AddNode(OpKind::kGlobalAveragePool, "gap", {c}, {p});
-  g.AddNode(OpKind::kFlatten, "flat", {p}, {y});
-  g.AddOutput(y);
-  return g;
-}
 
 TEST(LinkEmulatorGrpcTest, RemoteInferenceThroughTheLinkMatchesLocal) {
   testing::TempDir repo;
@@ -666,7 +579,9 @@ TEST(LinkEmulatorGrpcTest, RemoteInferenceThroughTheLinkMatchesLocal) {
   auto link = StartLink(options);
   ASSERT_NE(link, nullptr);
   const std::string model = repo.path() + "/wide.onnx";
-  ASSERT_TRUE(ExportOnnxFile(WideInputModel(), model).ok());
+  Result<Graph> wide = WideInputModel();
+  ASSERT_TRUE(wide.ok()) << wide.status().ToString();
+  ASSERT_TRUE(ExportOnnxFile(*wide, model).ok());
   const std::vector<NamedTensor> inputs = {
       {"x", testing::RandomTensor(DType::kFloat32, {1, 3, 128, 128}, 5)}};
 

@@ -1,5 +1,6 @@
 #include "zoo/zoo.h"
 
+#include "zoo/builder.h"
 #include "zoo/models.h"
 
 namespace edgeinfer {
@@ -84,6 +85,18 @@ int64_t CountParameters(const Graph& graph) {
     }
   }
   return total;
+}
+
+Result<Graph> WideInputModel() {
+  zoo::GraphBuilder b("wide_input", 1);
+  ValueId x = b.Input("x", {1, 3, 128, 128});
+  zoo::ConvOptions conv;
+  conv.out_channels = 4;
+  conv.kernel = 3;
+  ValueId c = b.Conv("conv", x, conv);
+  ValueId y = b.Flatten("flat", b.GlobalAveragePool("gap", c));
+  b.Output(y, "y");
+  return b.Finish();
 }
 
 }  // namespace edgeinfer

@@ -30,6 +30,11 @@ const std::vector<ZooModel>& ZooModels();
 // Nullptr when no model has that name.
 const ZooModel* FindZooModel(const std::string& name);
 
+// A probe for links rather than an architecture: x[1,3,128,128] (192 KiB) -> Conv(4, 3x3) ->
+// GlobalAveragePool -> Flatten -> y[1,4], so that a remote run's time is dominated by uploading
+// its input. Used by the link emulator's test and bench_timing.
+Result<Graph> WideInputModel();
+
 // Trainable parameters as the source framework counts them: the weights and biases of Conv,
 // ConvTranspose and Gemm, the scale and bias of BatchNormalization and PRelu slopes. Batch norm
 // running statistics are buffers, and shape operands and Clip bounds are not parameters, so this
