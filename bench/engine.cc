@@ -40,8 +40,8 @@
 #include "bench_util.h"
 #include "core/parallel.h"
 #include "ir/flops.h"
-#include "ops/passes.h"
 #include "onnx/onnx_io.h"
+#include "ops/passes.h"
 #include "sgemm_peak.h"
 #include "zoo/zoo.h"
 

@@ -6,9 +6,9 @@
 //  - three emulated devices, one for auto, one for auto-noload and one for the fixed cuts
 //    (local, remote, split:P): each a child process held to --device-cores CPUs (or to
 //    --device-gflops GFLOP/s of this host's sgemm peak) by a cgroup quota (testbed/cpu_quota.h),
-//    behind its own link emulator (testbed/linkem.h) in this process, all links' rates stepped together
-//    through --bandwidth between slots, --delay one way. Separate devices keep one auto session's
-//    background probes off another policy's link and quota;
+//    behind its own link emulator (testbed/linkem.h) in this process, all links' rates stepped
+//    together through --bandwidth between slots, --delay one way. Separate devices keep one auto
+//    session's background probes off another policy's link and quota;
 //  - server load from background clients, threads of this process that send closed-loop
 //    remote inferences of --load-model straight to the server (not through the link):
 //      idle   no background client
@@ -53,18 +53,18 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "testbed/cpu_quota.h"
 #include "edgeinfer/session.h"
 #include "loadpart/process.h"
 #include "loadpart/report.h"
 #include "loadpart/worker.h"
 #include "net/client.h"
-#include "testbed/linkem.h"
 #include "net/memory_policy.h"
 #include "onnx/onnx_io.h"
 #include "planner/cost_table.h"
 #include "planner/planner.h"
 #include "sgemm_peak.h"
+#include "testbed/cpu_quota.h"
+#include "testbed/linkem.h"
 #include "zoo/zoo.h"
 
 namespace edgeinfer::bench {

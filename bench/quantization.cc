@@ -214,7 +214,8 @@ int Run(int argc, char** argv) {
   options.threads = threads;
 
   std::ostringstream table;
-  table << "| model | split (device nodes/nodes) | cut tensors | cut KB | fp16 rel L2 mean / max | fp16 "
+  table << "| model | split (device nodes/nodes) | cut tensors | cut KB | fp16 rel L2 mean / max | "
+           "fp16 "
            "top-1 | int8 rel L2 mean / max | int8 top-1 | lz4 ratio | lz4 MB/s c / d | zstd-1 "
            "ratio | zstd MB/s c / d | int8+lz4 ratio |\n";
   table << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -335,11 +336,12 @@ int Run(int argc, char** argv) {
       std::snprintf(line, sizeof line,
                     "| %s | %d/%d | %s | %.0f | %s | %s | %s | %s | %.3f | %.0f / %.0f | %.3f | "
                     "%.0f / %.0f | %.3f |\n",
-                    name.c_str(), row.device_nodes, nodes, cut_names.c_str(), row.cut_bytes / 1024.0,
-                    mean_max(row.fp16.rel_l2).c_str(), top1(row.fp16).c_str(),
-                    mean_max(row.int8.rel_l2).c_str(), top1(row.int8).c_str(), lz4.ratio,
-                    lz4.compress_mbs, lz4.decompress_mbs, zstd.ratio, zstd.compress_mbs,
-                    zstd.decompress_mbs, Int8Lz4Ratio(row.cut_tensors));
+                    name.c_str(), row.device_nodes, nodes, cut_names.c_str(),
+                    row.cut_bytes / 1024.0, mean_max(row.fp16.rel_l2).c_str(),
+                    top1(row.fp16).c_str(), mean_max(row.int8.rel_l2).c_str(),
+                    top1(row.int8).c_str(), lz4.ratio, lz4.compress_mbs, lz4.decompress_mbs,
+                    zstd.ratio, zstd.compress_mbs, zstd.decompress_mbs,
+                    Int8Lz4Ratio(row.cut_tensors));
       table << line;
       std::cout << line << std::flush;
     }

@@ -99,8 +99,6 @@ struct Samples {
   }
 };
 
-
-
 std::unique_ptr<net::LinkEmulator> StartLink(const net::LinkOptions& options) {
   auto link = net::LinkEmulator::Start(options);
   if (!link.ok()) {
@@ -323,7 +321,6 @@ double CpuSpeedup() {
   const double cpu = time_ms("cpu");
   return cpu > 0 ? ref / cpu : -1.0;
 }
-
 
 // `edgeinfer serve` in a temporary repository, behind a 20 Mbit/s, 5 ms link, and a remote
 // session on it. Each Measure() is one remote run's total_ms (-1 when anything failed).

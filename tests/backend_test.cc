@@ -1,7 +1,5 @@
 // Tests of the reference and cpu backends on small hand-built graphs: fusions, layouts,
 // memory reuse, graph outputs that are also consumed, concurrency and input checking.
-#include "backend/registry.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 
 #include "backend/cpu/conv_algorithm.h"
 #include "backend/cpu/cpu_executable.h"
+#include "backend/registry.h"
 #include "ir/graph.h"
 #include "ops/op_registry.h"
 

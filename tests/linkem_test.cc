@@ -63,8 +63,6 @@ bool WaitFor(const std::function<bool()>& done) {
   return true;
 }
 
-
-
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::string s(n, '\0');
@@ -566,7 +564,6 @@ TEST(LinkemCliTest, RejectsBadArgumentsClearly) {
   EXPECT_NE(out.find("trace line 2: bad rate 'oops'"), std::string::npos) << out;
   EXPECT_NE(out.find("rc=2"), std::string::npos) << out;
 }
-
 
 TEST(LinkEmulatorGrpcTest, RemoteInferenceThroughTheLinkMatchesLocal) {
   testing::TempDir repo;

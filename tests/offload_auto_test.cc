@@ -300,8 +300,8 @@ TEST_F(OffloadAutoTest, RunsThroughTheEmulatedLinkGiveBandwidthSamples) {
     ASSERT_TRUE(out.ok()) << out.status().ToString();
     if (stats.cut != Cut::Local()) ++offloaded;
   }
-  std::cout << "last cut " << stats.cut.value_or(Cut()).ToString() << ", bandwidth estimate " << stats.bandwidth_mbit
-            << " Mbit/s, RTT " << stats.rtt_ms << " ms" << std::endl;
+  std::cout << "last cut " << stats.cut.value_or(Cut()).ToString() << ", bandwidth estimate "
+            << stats.bandwidth_mbit << " Mbit/s, RTT " << stats.rtt_ms << " ms" << std::endl;
   EXPECT_GT(offloaded, 0) << "every run stayed local, so nothing crossed the link";
   // The replies that crossed the link gave bandwidth samples. How close the estimate comes to the
   // emulated rate is a real-time measurement, which depends on this machine's load (the

@@ -213,7 +213,8 @@ TEST(CutTest, ModeTextRoundTrips) {
   Cut cut = Cut::AfterNodes(3);
   Status bad = ParseExecutionMode("split:", &mode, &cut);
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.message().find("expected local, remote, split:CUT"), std::string::npos) << bad.ToString();
+  EXPECT_NE(bad.message().find("expected local, remote, split:CUT"), std::string::npos)
+      << bad.ToString();
   EXPECT_EQ(std::string(ExecutionModeName(ExecutionMode::kAutoNoLoad)), "auto-noload");
 }
 

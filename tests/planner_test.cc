@@ -367,7 +367,8 @@ TEST(PlannerTest, DecideMatchesExhaustiveSearchOnRandomDags) {
     for (int p = 0; p <= 40; ++p) {
       auto expected = CrossingTensors(g, p);
       ASSERT_TRUE(expected.ok());
-      ASSERT_EQ(t->cuts[static_cast<size_t>(p)].tensors, *expected) << "cut after " << p << " nodes";
+      ASSERT_EQ(t->cuts[static_cast<size_t>(p)].tensors, *expected)
+          << "cut after " << p << " nodes";
     }
     CompressionModel lz4;
     lz4.codec = "lz4";

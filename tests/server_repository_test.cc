@@ -265,8 +265,8 @@ TEST(TritonConfigParseTest, RejectsMalformedText) {
   // Syntax: protobuf's text-format parser names the line and column.
   for (const char* text :
        {"name", "name:", "name: \"x", "input { name: \"x\" } }", "dims: [1, 2", "dims: [1 2]",
-        "input { name: \"x\" dims: 2.5 }", "output: \"y\"", "name: 3",
-        "name: \"a\" name: \"b\"", "@", "input { name: \"x\" data_type: TYPE_NOPE }"}) {
+        "input { name: \"x\" dims: 2.5 }", "output: \"y\"", "name: 3", "name: \"a\" name: \"b\"",
+        "@", "input { name: \"x\" data_type: TYPE_NOPE }"}) {
     SCOPED_TRACE(text);
     auto config = ParseTritonConfig(text, "test");
     ASSERT_FALSE(config.ok());

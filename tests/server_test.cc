@@ -6,8 +6,8 @@
 #include <cstring>
 #include <thread>
 
-#include "edgeinfer/session.h"
 #include "core/sha256.h"
+#include "edgeinfer/session.h"
 #include "net/model_hash.h"
 #include "server/scheduler.h"
 #include "server_test_util.h"
@@ -24,8 +24,7 @@ using testing::WriteModel;
 TEST(ModelHashTest, MatchesKnownDigests) {
   // Lengths 55, 56 and 64 cover one- and two-block padding.
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(Sha256Hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha256Hex(std::string(55, 'a')),
             "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
   EXPECT_EQ(Sha256Hex(std::string(56, 'a')),

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "ops/passes.h"
 #include "onnx/onnx_io.h"
+#include "ops/passes.h"
 #include "zoo/builder.h"
 
 namespace edgeinfer {

@@ -17,9 +17,9 @@
 #include "core/units.h"
 #include "edgeinfer/session.h"
 #include "inputs.h"
-#include "ops/passes.h"
 #include "net/client.h"
 #include "onnx/onnx_io.h"
+#include "ops/passes.h"
 #include "planner/cost_table.h"
 #include "planner/planner.h"
 #include "planner/profile_cache.h"
@@ -295,7 +295,8 @@ int PlanCommand(int argc, char** argv) {
       planner::Decide(*table, conditions, planner::Policy::kLoadAware);
   const planner::Prediction noload =
       planner::Decide(*table, conditions, planner::Policy::kNeurosurgeon);
-  const planner::Prediction picked = planner::Decide(*table, conditions, policy, fixed_device_nodes);
+  const planner::Prediction picked =
+      planner::Decide(*table, conditions, policy, fixed_device_nodes);
   const std::vector<int> envelope = planner::LoadEnvelope(*table, conditions);
   const std::set<int> on_envelope(envelope.begin(), envelope.end());
   const int last = table->node_count;
@@ -330,7 +331,8 @@ int PlanCommand(int argc, char** argv) {
           {"compress_ratio", compression.codec.empty() ? 1.0 : f.compress_ratio}}},
         {"auto", PredictionJson(chosen, last)},
         {"auto_noload", PredictionJson(noload, last)},
-        {"policy", {{"name", args.Get("--policy", "auto")}, {"choice", PredictionJson(picked, last)}}},
+        {"policy",
+         {{"name", args.Get("--policy", "auto")}, {"choice", PredictionJson(picked, last)}}},
         {"load_envelope", envelope},
         {"cuts", cuts}};
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;

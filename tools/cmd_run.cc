@@ -12,7 +12,6 @@
 #include "args.h"
 #include "backend/cpu/openmp_env.h"
 #include "commands.h"
-#include "testbed/cpu_quota.h"
 #include "core/npy.h"
 #include "core/parallel.h"
 #include "core/units.h"
@@ -20,6 +19,7 @@
 #include "inputs.h"
 #include "net/memory_policy.h"
 #include "report.h"
+#include "testbed/cpu_quota.h"
 
 namespace edgeinfer::tools {
 

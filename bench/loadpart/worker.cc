@@ -10,9 +10,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "testbed/cpu_quota.h"
 #include "net/memory_policy.h"
 #include "onnx/onnx_io.h"
+#include "testbed/cpu_quota.h"
 #include "zoo/zoo.h"
 
 namespace edgeinfer::bench {
@@ -109,8 +109,8 @@ class Worker {
     auto out = it->second.session->RunWithStats(it->second.inputs, &s);
     if (!out.ok()) return Error(out.status());
     const Session& session = *it->second.session;
-    const std::string cut = s.cut.has_value() ? s.cut->ToString()
-                                              : ExecutionModeText(session.mode(), session.cut());
+    const std::string cut =
+        s.cut.has_value() ? s.cut->ToString() : ExecutionModeText(session.mode(), session.cut());
     return {{"ok", true},
             {"total_ms", s.total_ms},
             {"device_ms", s.device_ms},

@@ -38,10 +38,10 @@ const char* ExecutionModeName(ExecutionMode mode);
 class Cut {
  public:
   enum class Kind {
-    kLocal,      // nothing crosses: everything on the device
-    kRemote,     // the model inputs cross: everything on the server
-    kAfterNodes, // the first nodes() nodes in topological order run on the device
-    kAtTensors,  // the device computes tensors() (and what they need); the server the rest
+    kLocal,       // nothing crosses: everything on the device
+    kRemote,      // the model inputs cross: everything on the server
+    kAfterNodes,  // the first nodes() nodes in topological order run on the device
+    kAtTensors,   // the device computes tensors() (and what they need); the server the rest
   };
 
   Cut() = default;  // local
@@ -59,7 +59,7 @@ class Cut {
   std::string ToString() const;
 
   Kind kind() const { return kind_; }
-  int64_t nodes() const { return nodes_; }                           // kAfterNodes only
+  int64_t nodes() const { return nodes_; }                              // kAfterNodes only
   const std::vector<std::string>& tensors() const { return tensors_; }  // kAtTensors only
 
   bool operator==(const Cut& other) const = default;

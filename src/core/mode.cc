@@ -67,8 +67,7 @@ Result<Cut> Cut::Parse(std::string_view text) {
       size_t end = spec.find(',', start);
       if (end == std::string_view::npos) end = spec.size();
       if (end == start) {
-        return Status::InvalidArgument("cut '" + std::string(text) +
-                                       "' has an empty tensor name");
+        return Status::InvalidArgument("cut '" + std::string(text) + "' has an empty tensor name");
       }
       names.emplace_back(spec.substr(start, end - start));
       start = end + 1;
@@ -110,8 +109,8 @@ Status ParseExecutionMode(std::string_view text, ExecutionMode* mode, Cut* cut) 
              text.size() > kSplitPrefix.size()) {
     Result<Cut> parsed = Cut::Parse(text);
     if (!parsed.ok()) {
-      return Status::InvalidArgument("session mode '" + std::string(text) + "': " +
-                                     parsed.status().message() + "; " + kModeForms);
+      return Status::InvalidArgument("session mode '" + std::string(text) +
+                                     "': " + parsed.status().message() + "; " + kModeForms);
     }
     *mode = ExecutionMode::kSplit;
     *cut = std::move(parsed).value();

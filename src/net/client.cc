@@ -307,13 +307,10 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
   }
   if (timing != nullptr) {
     timing->round_trip_ms = MsSince(start);
-    timing->server_queue_ms =
-        NumberParameter(response->parameters(), kQueueUsParam, 0) / 1e3;
-    timing->server_compute_ms =
-        NumberParameter(response->parameters(), kComputeUsParam, 0) / 1e3;
+    timing->server_queue_ms = NumberParameter(response->parameters(), kQueueUsParam, 0) / 1e3;
+    timing->server_compute_ms = NumberParameter(response->parameters(), kComputeUsParam, 0) / 1e3;
     timing->load_factor = NumberParameter(response->parameters(), kLoadFactorParam, 0);
-    timing->server_other_ms =
-        NumberParameter(response->parameters(), kOtherUsParam, 0) / 1e3;
+    timing->server_other_ms = NumberParameter(response->parameters(), kOtherUsParam, 0) / 1e3;
     timing->bytes_sent = static_cast<int64_t>(request.ByteSizeLong());
     timing->bytes_received = static_cast<int64_t>(response->ByteSizeLong());
     timing->compress_ms = compress_ms;

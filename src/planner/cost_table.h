@@ -2,8 +2,8 @@
 //
 // A cut here is after a number of nodes: the first `device_nodes` nodes of
 // Graph::TopologicalOrder() run on the device, the rest on the edge server. 0 is all-remote (the
-// model inputs cross), the node count is all-local (nothing crosses). Costs come from per-node profiles of
-// both sides; a profile step that fused several nodes ("a+b") is spread over them in
+// model inputs cross), the node count is all-local (nothing crosses). Costs come from per-node
+// profiles of both sides; a profile step that fused several nodes ("a+b") is spread over them in
 // proportion to their FLOPs. The table is built once per model and input shapes; a decision
 // then only reads it (planner.h).
 #ifndef EDGEINFER_PLANNER_COST_TABLE_H_
@@ -20,7 +20,7 @@
 namespace edgeinfer::planner {
 
 struct CutCost {
-  int device_nodes = 0;                     // nodes run on the device, in topological order
+  int device_nodes = 0;               // nodes run on the device, in topological order
   std::vector<std::string> tensors;   // crossing tensors (uploaded); empty when all-local
   std::vector<int64_t> tensor_bytes;  // raw bytes of each crossing tensor
   int64_t upload_bytes = 0;           // sum of tensor_bytes

@@ -80,10 +80,10 @@ Prediction Decide(const CostTable& table, const Conditions& conditions, Policy p
                   int fixed_device_nodes = 0);
 
 // The cuts that are optimal for some server load factor k >= 0 when the other conditions hold
-// (the lower envelope of the lines total(k) = rest + k x server part), as device node counts in order of
-// increasing k: the first is the choice of an idle server, the last that of a saturated one.
-// Of cuts with equal predictions the one with the fewest device nodes stands for all. Empty when no cut has a
-// finite prediction.
+// (the lower envelope of the lines total(k) = rest + k x server part), as device node counts in
+// order of increasing k: the first is the choice of an idle server, the last that of a saturated
+// one. Of cuts with equal predictions the one with the fewest device nodes stands for all. Empty
+// when no cut has a finite prediction.
 std::vector<int> LoadEnvelope(const CostTable& table, const Conditions& conditions);
 
 }  // namespace edgeinfer::planner

@@ -162,7 +162,7 @@ class AutoSession final : public Session {
   planner::CompressionModel compression_;  // guarded by mu_
   // Measured device time / profiled: a per-step profile misses what only whole runs see, e.g.
   // a CFS quota that lets a burst run at full speed and then throttles the process.
-  planner::SmoothedValue device_speed_;               // guarded by mu_; 1 until a sample
+  planner::SmoothedValue device_speed_;                          // guarded by mu_; 1 until a sample
   LruCache<int, std::shared_ptr<const Part>> parts_{kMaxParts};  // guarded by mu_
 
   std::mutex probe_mu_;
@@ -221,7 +221,8 @@ void AutoSession::Learn(const net::InferTiming& timing, int device_nodes) {
   const double wire_ms = timing.round_trip_ms - timing.server_queue_ms - timing.server_compute_ms -
                          timing.server_other_ms - timing.compress_ms;
   link_.AddTransfer(timing.bytes_sent + timing.bytes_received, wire_ms, now);
-  const bool k_meaningful = table_.cuts[static_cast<size_t>(device_nodes)].server_ms >= kMinLoadFactorMs;
+  const bool k_meaningful =
+      table_.cuts[static_cast<size_t>(device_nodes)].server_ms >= kMinLoadFactorMs;
   load_.AddReply(k_meaningful ? timing.load_factor : 0.0, timing.server_queue_ms, now);
   if (timing.compression_ratio.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -324,8 +325,8 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
     for (const TensorInfo& info : full_->outputs()) {
       auto it = available.find(info.name);
       if (it == available.end() || it->second.empty()) {
-        return Status::Internal("auto run of model '" + model_name_ + "' at cut " + local.cut->ToString() +
-                                " produced no output '" + info.name + "'");
+        return Status::Internal("auto run of model '" + model_name_ + "' at cut " +
+                                local.cut->ToString() + " produced no output '" + info.name + "'");
       }
       result.push_back({info.name, it->second});
     }
@@ -402,8 +403,8 @@ Result<std::unique_ptr<Session>> OpenAutoSession(Graph graph, const std::string&
   const planner::Policy policy = config.mode == ExecutionMode::kAutoNoLoad
                                      ? planner::Policy::kNeurosurgeon
                                      : planner::Policy::kLoadAware;
-  const std::string what = std::string("mode ") + ExecutionModeName(config.mode) + ", model '" +
-                           graph.name + "'";
+  const std::string what =
+      std::string("mode ") + ExecutionModeName(config.mode) + ", model '" + graph.name + "'";
   if (const ValueId dynamic = graph.FirstDynamicInput(); dynamic != kNoValue) {
     const Value& v = graph.value(dynamic);
     return Status::InvalidArgument(what + ": input " + v.name + " " + ShapeToString(v.shape) +

@@ -158,7 +158,8 @@ Result<std::unique_ptr<Session>> MakeLocalSession(Graph graph, const SessionOpti
   const Backend* backend = FindBackend(options.backend);
   if (backend == nullptr) {
     std::string available;
-    for (const std::string& name : BackendNames()) available += (available.empty() ? "" : ", ") + name;
+    for (const std::string& name : BackendNames())
+      available += (available.empty() ? "" : ", ") + name;
     return Status::InvalidArgument("unknown backend '" + options.backend +
                                    "' (available: " + available + ")");
   }

@@ -130,7 +130,7 @@ class OffloadSession final : public Session {
  private:
   const std::unique_ptr<net::EdgeClient> client_;  // thread safe
   const std::string model_name_;                   // the model's name on the server
-  const std::unique_ptr<Session> device_part_;          // the device part; null in remote mode
+  const std::unique_ptr<Session> device_part_;     // the device part; null in remote mode
   const SplitPlan plan_;
   const ExecutionMode mode_;  // kRemote or kSplit
   const Cut cut_;

@@ -51,8 +51,7 @@ Result<std::unique_ptr<Session>> Session::OpenFromBytes(const std::string& bytes
   Result<std::optional<std::string>> inlined = InlineExternalData(bytes, import);
   if (!inlined.ok()) return inlined.status().WithContext("preparing the model for offloading");
   const std::string& upload = inlined->has_value() ? **inlined : bytes;
-  if (config.mode == ExecutionMode::kAuto ||
-      config.mode == ExecutionMode::kAutoNoLoad) {
+  if (config.mode == ExecutionMode::kAuto || config.mode == ExecutionMode::kAutoNoLoad) {
     return OpenAutoSession(std::move(graph), upload, config, options);
   }
   return OpenOffloadSession(std::move(graph), upload, config, options);

@@ -57,7 +57,8 @@ Result<SplitPlan> PlanSplit(const Graph& graph, const Cut& cut) {
     }
     const int n = static_cast<int>(device_nodes);
     EI_ASSIGN_OR_RETURN(plan.crossing, CrossingTensors(graph, n));
-    for (int i = 0; i < n; ++i) local_node[static_cast<size_t>(order[static_cast<size_t>(i)])] = true;
+    for (int i = 0; i < n; ++i)
+      local_node[static_cast<size_t>(order[static_cast<size_t>(i)])] = true;
   } else {
     plan.crossing = cut.tensors();
     if (plan.crossing.empty())
@@ -91,8 +92,9 @@ Result<SplitPlan> PlanSplit(const Graph& graph, const Cut& cut) {
   }
   for (ValueId id : graph.outputs()) {
     const Value& v = graph.value(id);
-    const bool local = v.producer < 0 || local_node[static_cast<size_t>(v.producer)] ||
-                       std::find(plan.crossing.begin(), plan.crossing.end(), v.name) != plan.crossing.end();
+    const bool local =
+        v.producer < 0 || local_node[static_cast<size_t>(v.producer)] ||
+        std::find(plan.crossing.begin(), plan.crossing.end(), v.name) != plan.crossing.end();
     if (local) {
       if (v.producer >= 0) AddUnique(&plan.local_targets, v.name);
     } else {

@@ -6,8 +6,8 @@
 
 #include "backend/profile.h"
 #include "backend/registry.h"
-#include "ops/passes.h"
 #include "onnx/onnx_io.h"
+#include "ops/passes.h"
 
 namespace edgeinfer::server {
 

@@ -128,8 +128,8 @@ Status Convert(const google::protobuf::RepeatedPtrField<Entry>& entries, const c
         if (type == known.name) t.dtype = known.dtype;
       }
       if (t.dtype == DType::kUndefined) {
-        return Status::InvalidArgument(what + ": " + kind + " '" + t.name + "': data_type " +
-                                       type + " is not supported");
+        return Status::InvalidArgument(what + ": " + kind + " '" + t.name + "': data_type " + type +
+                                       " is not supported");
       }
     }
     t.dims.assign(e.dims().begin(), e.dims().end());

@@ -44,8 +44,8 @@ class LoopbackServer {
   int port_ = 0;
   std::thread acceptor_;
   std::mutex mu_;
-  std::vector<int> fds_;                // guarded by mu_
-  std::vector<std::thread> workers_;    // guarded by mu_
+  std::vector<int> fds_;              // guarded by mu_
+  std::vector<std::thread> workers_;  // guarded by mu_
 };
 
 }  // namespace edgeinfer::testbed

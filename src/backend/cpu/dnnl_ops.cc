@@ -11,7 +11,6 @@ using dnnl::algorithm;
 using dnnl::memory;
 using dnnl::prop_kind;
 
-
 // The desc of v's primary slot when it has one and is not empty.
 bool PrimaryDesc(const Compiler& c, ValueId v, memory::desc* desc) {
   const Slot& s = c.slot(c.Primary(v));
