@@ -286,6 +286,26 @@ TEST(BackendTest, BranchyGraphWithConcat) {
   ExpectAgree(b.g, {Random({1, 8, 10, 10}, 12)});
 }
 
+// oneDNN's concat may lay out a one-row [1,C,1,W] result with a stride on the size-1 height
+// that differs from the plain layout's; oneDNN 2.6's binary primitive broadcast a per-channel
+// scale over such a source wrongly (garbage, found by the row-band tests).
+TEST(BackendTest, OneRowConcatThenPerChannelMul) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kMaxPool, OpKind::kConcat, OpKind::kMul);
+  Builder b;
+  ValueId x = b.Input("x", {1, 8, 3, 6});
+  ValueId conv = b.Conv("c1", x, 2, 3, 0);  // [1, 2, 1, 4]
+  Attributes pool;
+  pool.Set("kernel_shape", std::vector<int64_t>{3, 3});
+  ValueId p = b.g.AddValue("pool.y", DType::kFloat32, {1, 8, 1, 4});
+  b.g.AddNode(OpKind::kMaxPool, "pool", {x}, {p}, pool);
+  ValueId cat = b.g.AddValue("cat.y", DType::kFloat32, {1, 10, 1, 4});
+  Attributes axis;
+  axis.Set("axis", int64_t{1});
+  b.g.AddNode(OpKind::kConcat, "cat", {conv, p}, {cat}, axis);
+  b.g.AddOutput(b.Binary(OpKind::kMul, "scale", cat, b.Const("s", Random({1, 10, 1, 1}, 5))));
+  ExpectAgree(b.g, {Random({1, 8, 3, 6}, 13)});
+}
+
 TEST(BackendTest, OutputAlsoConsumedByAnotherNode) {
   REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kRelu);
   Builder b;

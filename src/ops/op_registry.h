@@ -12,6 +12,7 @@
 #include "edgeinfer/status.h"
 #include "edgeinfer/tensor.h"
 #include "ir/graph.h"
+#include "ir/rows.h"
 
 namespace edgeinfer {
 
@@ -43,13 +44,6 @@ using ShapeFn = Status (*)(const ShapeContext& ctx, std::vector<ValueInfo>* outp
 // Tensor per output (allocated by the kernel).
 using ReferenceFn = Status (*)(const Node& node, int64_t opset, const std::vector<Tensor>& inputs,
                                std::vector<Tensor>* outputs);
-
-// Half-open row range [begin, end) along the height axis (axis 2 of NCHW).
-struct RowRange {
-  int64_t begin = 0;
-  int64_t end = 0;
-  int64_t size() const { return end - begin; }
-};
 
 enum class SpatialKind {
   kNone,       // an output row needs all input rows (Gemm, Flatten, Reshape, global pooling)

@@ -19,6 +19,23 @@ bool PrimaryDesc(const Compiler& c, ValueId v, memory::desc* desc) {
   return true;
 }
 
+// Whether `md` is a dense layout with no blocking whose strides equal the plain (row-major)
+// ones on every dimension larger than 1.
+bool PlainEquivalent(const memory::desc& md, const Shape& shape) {
+  if (md.data.format_kind != dnnl_blocked || md.data.format_desc.blocking.inner_nblks != 0 ||
+      md.data.ndims != static_cast<int>(shape.size())) {
+    return false;
+  }
+  int64_t stride = 1;
+  for (int d = md.data.ndims - 1; d >= 0; --d) {
+    if (shape[static_cast<size_t>(d)] > 1 && md.data.format_desc.blocking.strides[d] != stride) {
+      return false;
+    }
+    stride *= shape[static_cast<size_t>(d)];
+  }
+  return true;
+}
+
 }  // namespace
 
 bool EmitEltwise(Compiler& c, const Node& node) {
@@ -93,6 +110,10 @@ bool EmitBinary(Compiler& c, const Node& node) {
     memory::desc md0 = PlainF32(ys);
     if (attempt == 0) {
       if (g.value(a).shape.size() != ys.size() || !PrimaryDesc(c, a, &md0)) continue;
+      // A layout equal to the plain one up to the strides of size-1 dimensions (oneDNN's concat
+      // chooses such for [1,C,1,W]) is broadcast wrongly by oneDNN 2.6's binary primitive:
+      // garbage for Concat -> Mul by [1,C,1,1]. The plain attempt handles it.
+      if (PlainEquivalent(md0, ys)) continue;
     }
     memory::desc md1 = same ? md0 : PlainF32(b_shape);
     std::unique_ptr<dnnl::binary::primitive_desc> pd;
