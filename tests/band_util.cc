@@ -246,20 +246,6 @@ Tensor StitchRows(const std::vector<std::pair<int64_t, Tensor>>& bands, int64_t 
   return out;
 }
 
-double RelativeL2(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != DType::kFloat32 || b.dtype() != DType::kFloat32) {
-    return 1e30;
-  }
-  const float* x = a.data<float>();
-  const float* y = b.data<float>();
-  double diff = 0.0, ref = 0.0;
-  for (int64_t i = 0; i < NumElements(a.shape()); ++i) {
-    diff += (static_cast<double>(x[i]) - y[i]) * (static_cast<double>(x[i]) - y[i]);
-    ref += static_cast<double>(y[i]) * y[i];
-  }
-  return ref > 0.0 ? std::sqrt(diff / ref) : std::sqrt(diff);
-}
-
 bool BitEqual(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
   const size_t bytes =

@@ -10,6 +10,7 @@
 #include "edgeinfer/tensor.h"
 #include "ir/graph.h"
 #include "ir/rows.h"
+#include "oracle_util.h"  // RelativeL2
 
 namespace edgeinfer::testing {
 
@@ -26,9 +27,6 @@ Tensor RowsOf(const Tensor& t, RowRange r);
 // Stitches bands (each holding rows from its offset) into one tensor of `height` rows; every
 // row must be covered exactly once.
 Tensor StitchRows(const std::vector<std::pair<int64_t, Tensor>>& bands, int64_t height);
-
-// ||a - b|| / ||b||; 1e30 when the shapes differ.
-double RelativeL2(const Tensor& a, const Tensor& b);
 
 // Whether two float tensors are bit-for-bit equal (shape and every value).
 bool BitEqual(const Tensor& a, const Tensor& b);
