@@ -164,6 +164,8 @@ Result<RowRule> WindowRule(const Graph& graph, const Node& node) {
   rule.extent = (kernel[0] - 1) * dilations[0] + 1;
   rule.pad_top = pads[0];
   rule.pad_bottom = pads[2];
+  rule.pad_left = pads[1];
+  rule.pad_right = pads[3];
   rule.ceil_mode = node.op != OpKind::kConv && node.attrs.GetInt("ceil_mode", 0) != 0;
   // The heights the rule implies must be the graph's: a stale shape would band wrongly.
   const int64_t span = rule.in_height + rule.pad_top + rule.pad_bottom - rule.extent;
@@ -181,8 +183,6 @@ Result<RowRule> WindowRule(const Graph& graph, const Node& node) {
                          " does not follow from input height " + std::to_string(rule.in_height) +
                          " (expected " + std::to_string(out_h) + ")");
   }
-  // Width pads of the rewritten node: resolved once, the same for every band.
-  rule.banded.resize(node.inputs.size(), false);
   return rule;
 }
 
@@ -537,25 +537,7 @@ Result<BandGraph> MakeBandGraph(const Graph& graph, const std::vector<BandInput>
       }
       Node& rewritten = b.mutable_nodes()[ni];
       // Width pads as the whole run resolved them (SAME included), height pads per band edge.
-      std::vector<int64_t> pads = node.attrs.GetInts("pads", {0, 0, 0, 0});
-      const std::string auto_pad = node.attrs.GetString("auto_pad", "NOTSET");
-      if (auto_pad == "VALID") pads = {0, 0, 0, 0};
-      if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-        const Shape& in = graph.value(node.inputs[0]).shape;
-        std::vector<int64_t> kernel = node.attrs.GetInts("kernel_shape");
-        if (kernel.size() != 2) {
-          const Shape& w = graph.value(node.inputs[1]).shape;
-          kernel = {w[2], w[3]};
-        }
-        const int64_t sw = node.attrs.GetInts("strides", {1, 1})[1];
-        const int64_t dw = node.attrs.GetInts("dilations", {1, 1})[1];
-        const int64_t ek = (kernel[1] - 1) * dw + 1;
-        const int64_t total = std::max<int64_t>(0, (CeilDiv(in[3], sw) - 1) * sw + ek - in[3]);
-        pads[1] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-        pads[3] = total - pads[1];
-      }
-      pads[0] = top;
-      pads[2] = bottom;
+      const std::vector<int64_t> pads = {top, rule.pad_left, bottom, rule.pad_right};
       rewritten.attrs.Erase("auto_pad");
       rewritten.attrs.Set("pads", pads);
       if (node.op != OpKind::kConv) rewritten.attrs.Set("ceil_mode", int64_t{ceil_mode ? 1 : 0});

@@ -60,6 +60,8 @@ struct RowRule {
   int64_t extent = 1;  // (kernel - 1) * dilation + 1
   int64_t pad_top = 0;
   int64_t pad_bottom = 0;
+  int64_t pad_left = 0;  // width pads, kept by every band
+  int64_t pad_right = 0;
   bool ceil_mode = false;
   int64_t in_height = 0;
   int64_t out_height = 0;
