@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backend/backend_util.h"
+#include "ops/fuse_patterns.h"
 #include "ops/op_registry.h"
 
 namespace edgeinfer::cpu {
@@ -311,11 +312,12 @@ void Compiler::EmitAliasOrCopy(int n) {
 
 Status Compiler::EmitNode(int n) {
   const Node& node = graph_->nodes()[static_cast<size_t>(n)];
-  bool empty = false;
-  for (const std::vector<ValueId>* ids : {&node.inputs, &node.outputs}) {
-    for (ValueId v : *ids) {
-      if (v != kNoValue && NumElements(graph_->value(v).shape) == 0) empty = true;
-    }
+  // Zero-size data or outputs go to the reference kernel. Other empty inputs are parameters
+  // (Resize's empty roi or scales when sizes are given) that the emitters check themselves.
+  bool empty = !node.inputs.empty() && node.inputs[0] != kNoValue &&
+               NumElements(graph_->value(node.inputs[0]).shape) == 0;
+  for (ValueId v : node.outputs) {
+    if (v != kNoValue && NumElements(graph_->value(v).shape) == 0) empty = true;
   }
   if (node.outputs.empty() || node.outputs[0] == kNoValue) return EmitReference(n);
   const Value& out = graph_->value(node.outputs[0]);
@@ -381,6 +383,16 @@ Status Compiler::EmitNode(int n) {
           return EmitResample(*this, node);
         case OpKind::kPRelu:
           return EmitPRelu(*this, node);
+        case OpKind::kLayerNormalization:
+          return EmitLayerNorm(*this, node);
+        case OpKind::kTranspose:
+          return EmitTranspose(*this, node);
+        case OpKind::kReduceMean:
+        case OpKind::kReduceSum:
+        case OpKind::kReduceMax:
+        case OpKind::kReduceMin:
+        case OpKind::kReduceL2:
+          return EmitReduce(*this, node);
         default:
           return EmitEltwise(*this, node);
       }
@@ -451,6 +463,8 @@ void Compiler::ReleaseUnreadConstant(ValueId v) {
 
 Result<std::unique_ptr<Executable>> Compiler::Compile() {
   EI_RETURN_IF_ERROR(CheckCompilable(*graph_));
+  // GELU and LayerNormalization patterns become single nodes with one oneDNN step each.
+  EI_RETURN_IF_ERROR(FusePatterns(graph_.get()));
   EI_ASSIGN_OR_RETURN(std::vector<int> order, graph_->TopologicalOrder());
   const size_t num_values = graph_->values().size();
   value_slot_.assign(num_values, -1);

@@ -35,6 +35,8 @@ struct FusionGroup {
   };
   std::vector<int> nodes;  // head first, then the fused nodes in dependency order
   int batch_norm = -1;     // folded BatchNormalization node, -1 if none
+  // MatMul only: the constant [N] operand of a following Add, applied as the GEMM's bias.
+  ValueId matmul_bias = kNoValue;
   std::vector<PostOp> post_ops;
   ValueId output = kNoValue;  // the value the last fused node produces
 };
@@ -144,6 +146,9 @@ bool EmitLrn(Compiler& c, const Node& node);
 bool EmitConcat(Compiler& c, const Node& node);
 bool EmitResample(Compiler& c, const Node& node);
 bool EmitPRelu(Compiler& c, const Node& node);
+bool EmitLayerNorm(Compiler& c, const Node& node);
+bool EmitTranspose(Compiler& c, const Node& node);
+bool EmitReduce(Compiler& c, const Node& node);
 
 // Helpers shared by emitters.
 dnnl::memory::dims ToDims(const Shape& shape);

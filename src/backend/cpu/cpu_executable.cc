@@ -237,7 +237,7 @@ Status CpuExecutable::RunImpl(const std::vector<Tensor>& inputs, std::vector<Ten
       status = steps_[i]->Execute(&ctx);
       if (timings != nullptr) {
         std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
-        timings->push_back(StepTiming{steps_[i]->nodes, ms.count()});
+        timings->push_back(StepTiming{steps_[i]->nodes, ms.count(), steps_[i]->reference()});
       }
     }
     state->stream.wait();

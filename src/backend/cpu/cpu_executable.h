@@ -59,6 +59,8 @@ class Step {
   virtual ~Step() = default;
   // Runs the step. Must not modify the step (concurrent runs share it).
   virtual Status Execute(RunContext* ctx) const = 0;
+  // True for a step that runs an op's naive reference kernel (reported by profiles).
+  virtual bool reference() const { return false; }
 
   std::vector<int> nodes;   // graph node indices covered
   std::vector<int> reads;   // slots read
@@ -89,6 +91,7 @@ class ReferenceStep : public Step {
         in_slots_(std::move(in_slots)),
         out_slots_(std::move(out_slots)) {}
   Status Execute(RunContext* ctx) const override;
+  bool reference() const override { return true; }
 
  private:
   const Graph* graph_;
