@@ -439,6 +439,9 @@ void AddElementwiseCases(Gen& g, std::vector<Case>* cases) {
       cases->push_back({op, Str(a) + " op " + Str(b), {In(ta), {tb, i % 2 == 1}}});
     }
   }
+  cases->push_back(
+      {OpKind::kMod, "fmod broadcast", {In(g.F({2, 3, 4}, -5.f, 5.f)), K(g.NonZero({4}))}});
+  cases->back().attrs.Set("fmod", int64_t{1});
   for (float e : {2.f, 0.5f, -1.5f}) {
     cases->push_back({OpKind::kPow,
                       "constant exponent " + std::to_string(e),

@@ -360,6 +360,15 @@ std::vector<OracleCase> Cases() {
                  b.Output(b.Op(OpKind::kCast, {i}, A({{"to", int64_t{1}}})));
                  b.Output(b.Op(OpKind::kExpand, {b.Input({3, 1}), b.Ints({2, 3, 4})}));
                }});
+  // Mod as Swin's window-shift mask computes it (int64, Python sign rule) and float fmod.
+  c.push_back({"mod_int_and_fmod", 13, [](CaseBuilder& b) {
+                 ValueId i = b.Input({4, 3}, DType::kInt64);
+                 ValueId neg = b.Op(OpKind::kSub, {i, b.Ints({5})}, {}, 1, DType::kInt64);
+                 b.Output(b.Op(OpKind::kMod, {neg, b.Ints({3, -4, 7})}, {}, 1, DType::kInt64));
+                 ValueId x = b.Input({2, 5}, DType::kFloat32, -6.f, 6.f);
+                 b.Output(b.Op(OpKind::kMod, {x, b.Floats({1.5f, -2.5f, 3.f, 0.7f, -1.f})},
+                               A({{"fmod", int64_t{1}}})));
+               }});
   // Exporter patterns the cpu backend fuses (ops/fuse_patterns.h) or maps onto oneDNN: a
   // ConvNeXt block as torch.onnx writes it at opset 13 (depthwise 7x7, channel-last Transpose,
   // decomposed LayerNorm, rank-4 MatMul, erf GELU, layer scale, residual).

@@ -196,6 +196,15 @@ void Compiler::AddReorder(int src, int dst, std::vector<int> nodes) {
   AddDnnlStep(pd, dnnl::reorder(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, std::move(nodes));
 }
 
+void Compiler::AddFill(int dst, float value, std::vector<int> nodes) {
+  auto step = std::make_unique<FillStep>(dst, value);
+  step->writes = {dst};
+  step->label = nodes.empty() ? std::string("fill")
+                              : NodeLabel(graph_->nodes()[static_cast<size_t>(nodes.front())]);
+  step->nodes = std::move(nodes);
+  steps_.push_back(std::move(step));
+}
+
 int Compiler::PlainSlot(ValueId v) {
   int p = Primary(v);
   if (slot(p).plain) return p;
@@ -387,6 +396,10 @@ Status Compiler::EmitNode(int n) {
           return EmitLayerNorm(*this, node);
         case OpKind::kTranspose:
           return EmitTranspose(*this, node);
+        case OpKind::kSlice:
+          return EmitSlice(*this, node);
+        case OpKind::kPad:
+          return EmitPad(*this, node);
         case OpKind::kReduceMean:
         case OpKind::kReduceSum:
         case OpKind::kReduceMax:

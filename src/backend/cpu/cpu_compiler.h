@@ -91,6 +91,8 @@ class Compiler {
                    std::vector<std::pair<int, int>> args, std::vector<int> nodes);
   // Appends a reorder between two slots (no caching).
   void AddReorder(int src, int dst, std::vector<int> nodes);
+  // Appends a step that sets every float of plain slot `dst` to `value`.
+  void AddFill(int dst, float value, std::vector<int> nodes);
   int NodeIndex(const Node& node) const;
 
  private:
@@ -149,6 +151,8 @@ bool EmitPRelu(Compiler& c, const Node& node);
 bool EmitLayerNorm(Compiler& c, const Node& node);
 bool EmitTranspose(Compiler& c, const Node& node);
 bool EmitReduce(Compiler& c, const Node& node);
+bool EmitSlice(Compiler& c, const Node& node);
+bool EmitPad(Compiler& c, const Node& node);
 
 // Helpers shared by emitters.
 dnnl::memory::dims ToDims(const Shape& shape);

@@ -111,6 +111,17 @@ class CopyStep : public Step {
   int dst_;
 };
 
+// Fills a plain float32 slot with one value (the border of a constant Pad), threaded.
+class FillStep : public Step {
+ public:
+  FillStep(int dst, float value) : dst_(dst), value_(value) {}
+  Status Execute(RunContext* ctx) const override;
+
+ private:
+  int dst_;
+  float value_;
+};
+
 class CpuExecutable : public Executable {
  public:
   // `graph` is the compiled graph (steps refer to it); `steps` run in order.

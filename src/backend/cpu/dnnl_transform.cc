@@ -1,7 +1,9 @@
 // oneDNN emitters for data movement and reductions: Transpose as one reorder (from whatever
 // layout the input has, so a blocked activation goes to a permuted plain tensor in one pass),
-// and ReduceMean/Sum/Max/Min/L2 on the reduction primitive.
+// Slice (unit steps) as a reorder from a sub-memory view, constant Pad as a fill and a reorder
+// into a sub-memory view, and ReduceMean/Sum/Max/Min/L2 on the reduction primitive.
 #include "backend/cpu/cpu_compiler.h"
+#include "ops/slice_window.h"
 
 namespace edgeinfer::cpu {
 namespace {
@@ -115,6 +117,95 @@ bool EmitReduce(Compiler& c, const Node& node) {
   int out = c.NewValueSlot(y, PlainF32(g.value(y).shape));
   c.AddDnnlStep(pd, dnnl::reduction(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, c.View(out, dst_md)}},
                 {c.NodeIndex(node)});
+  c.Define(y, out);
+  return true;
+}
+
+bool EmitSlice(Compiler& c, const Node& node) {
+  const Graph& g = c.graph();
+  ValueId x = node.inputs[0];
+  ValueId y = node.outputs[0];
+  const Shape& xs = g.value(x).shape;
+  const Shape& ys = g.value(y).shape;
+  SliceWindow w;
+  if (!ResolveSliceWindow(g, node, &w).ok() || w.count.size() != xs.size()) return false;
+  for (size_t d = 0; d < xs.size(); ++d) {
+    if (w.count[d] != ys[d] || (w.count[d] > 1 && w.step[d] != 1)) return false;
+  }
+  memory::desc y_plain;
+  if (!PlainDesc(ys, g.value(y).dtype, &y_plain)) return false;
+  const memory::dims offsets(w.start.begin(), w.start.end());
+  // From the input's current layout when oneDNN can cut it there (a blocked channel dim only
+  // at block boundaries), else from the plain tensor.
+  const Slot& primary = c.slot(c.Primary(x));
+  int src = -1;
+  memory::desc sub;
+  if (primary.has_desc && primary.desc.dims() == ToDims(xs)) {
+    try {
+      sub = primary.desc.submemory_desc(ToDims(ys), offsets);
+      src = c.Primary(x);
+    } catch (const dnnl::error&) {
+      src = -1;
+    }
+  }
+  if (src < 0) {
+    src = c.PlainSlot(x);
+    if (!c.slot(src).has_desc) return false;
+    sub = c.slot(src).desc.submemory_desc(ToDims(ys), offsets);
+  }
+  int out = c.NewValueSlot(y, y_plain);
+  c.AddReorder(c.View(src, sub), out, {c.NodeIndex(node)});
+  c.Define(y, out);
+  return true;
+}
+
+bool EmitPad(Compiler& c, const Node& node) {
+  const Graph& g = c.graph();
+  ValueId x = node.inputs[0];
+  ValueId y = node.outputs[0];
+  if (!IsF32(g, x) || !IsF32(g, y)) return false;
+  if (node.attrs.GetString("mode", "constant") != "constant") return false;
+  const Shape& xs = g.value(x).shape;
+  const Shape& ys = g.value(y).shape;
+  const size_t rank = xs.size();
+  std::vector<int64_t> pads;
+  float value = 0.f;
+  if (g.opset < 11) {
+    pads = node.attrs.GetInts("pads");
+    value = node.attrs.GetFloat("value", 0.f);
+  } else {
+    ValueId p = node.input(1);
+    if (p == kNoValue || !g.value(p).is_constant() || g.value(p).dtype != DType::kInt64) {
+      return false;
+    }
+    const Tensor& t = g.value(p).constant;
+    pads.assign(t.data<int64_t>(), t.data<int64_t>() + t.numel());
+    ValueId v = node.input(2);
+    if (v != kNoValue) {
+      if (!g.value(v).is_constant() || g.value(v).dtype != DType::kFloat32 ||
+          g.value(v).constant.numel() != 1) {
+        return false;
+      }
+      value = g.value(v).constant.data<float>()[0];
+    }
+    if (node.input(3) != kNoValue) return false;  // axes (opset 18)
+  }
+  if (pads.size() != 2 * rank || ys.size() != rank) return false;
+  memory::dims offsets(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    // Negative pads crop: left to the reference kernel.
+    if (pads[d] < 0 || pads[d + rank] < 0 || xs[d] + pads[d] + pads[d + rank] != ys[d]) {
+      return false;
+    }
+    offsets[d] = pads[d];
+  }
+  memory::desc y_plain = PlainF32(ys);
+  memory::desc inner = y_plain.submemory_desc(ToDims(xs), offsets);
+  const Slot& primary = c.slot(c.Primary(x));
+  int src = primary.has_desc && primary.desc.dims() == ToDims(xs) ? c.Primary(x) : c.PlainSlot(x);
+  int out = c.NewValueSlot(y, y_plain);
+  c.AddFill(out, value, {c.NodeIndex(node)});
+  c.AddReorder(src, c.View(out, inner), {c.NodeIndex(node)});
   c.Define(y, out);
   return true;
 }
