@@ -418,7 +418,14 @@ Status Compiler::EmitNode(int n) {
 Status Compiler::EmitGroup(const FusionGroup& group) {
   const Node& head = graph_->nodes()[static_cast<size_t>(group.nodes.front())];
   bool done = TryEmit([&] {
-    return head.op == OpKind::kConv ? EmitConvGroup(*this, group) : EmitMatMulGroup(*this, group);
+    switch (head.op) {
+      case OpKind::kConv:
+        return EmitConvGroup(*this, group);
+      case OpKind::kBatchNormalization:
+        return EmitBatchNormRelu(*this, group);
+      default:
+        return EmitMatMulGroup(*this, group);
+    }
   });
   if (done) return Status::Ok();
   for (int n : group.nodes) EI_RETURN_IF_ERROR(EmitNode(n));

@@ -141,6 +141,8 @@ bool EmitMatMulGroup(Compiler& c, const FusionGroup& group);
 bool EmitConvTranspose(Compiler& c, const Node& node);
 bool EmitPool(Compiler& c, const Node& node);
 bool EmitBatchNorm(Compiler& c, const Node& node);
+// A group of BatchNormalization then Relu (oneDNN's fused normalisation and ReLU).
+bool EmitBatchNormRelu(Compiler& c, const FusionGroup& group);
 bool EmitEltwise(Compiler& c, const Node& node);
 bool EmitBinary(Compiler& c, const Node& node);
 bool EmitSoftmax(Compiler& c, const Node& node);

@@ -140,15 +140,18 @@ bool EmitBinary(Compiler& c, const Node& node) {
   return false;
 }
 
-bool EmitBatchNorm(Compiler& c, const Node& node) {
+namespace {
+
+// BatchNormalization `node`, followed by ReLU when `fuse_relu`, its output defined as `y`.
+bool EmitBatchNormImpl(Compiler& c, const Node& node, bool fuse_relu, ValueId y,
+                       std::vector<int> nodes) {
   const Graph& g = c.graph();
   if (node.inputs.size() != 5 || node.attrs.GetInt("training_mode", 0) != 0) return false;
   for (size_t i = 1; i < node.outputs.size(); ++i) {
     if (node.outputs[i] != kNoValue) return false;
   }
   ValueId x = node.inputs[0];
-  ValueId y = node.outputs[0];
-  if (!IsF32(g, x) || !IsF32(g, y)) return false;
+  if (!IsF32(g, x) || !IsF32(g, y) || g.value(y).shape != g.value(x).shape) return false;
   const Shape& xs = g.value(x).shape;
   if (xs.size() < 2 || xs.size() > 5) return false;
   for (size_t i = 1; i < 5; ++i) {
@@ -158,6 +161,7 @@ bool EmitBatchNorm(Compiler& c, const Node& node) {
   if (!PrimaryDesc(c, x, &md)) return false;
   auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
                dnnl::normalization_flags::use_shift;
+  if (fuse_relu) flags |= dnnl::normalization_flags::fuse_norm_relu;
   dnnl::batch_normalization_forward::desc desc(prop_kind::forward_inference, md,
                                                node.attrs.GetFloat("epsilon", 1e-5f), flags);
   dnnl::batch_normalization_forward::primitive_desc pd(desc, Compiler::Attr(), c.engine());
@@ -170,9 +174,20 @@ bool EmitBatchNorm(Compiler& c, const Node& node) {
                  {DNNL_ARG_MEAN, c.PlainSlot(node.inputs[3])},
                  {DNNL_ARG_VARIANCE, c.PlainSlot(node.inputs[4])},
                  {DNNL_ARG_DST, dst}},
-                {c.NodeIndex(node)});
+                nodes);
   c.Define(y, dst);
   return true;
+}
+
+}  // namespace
+
+bool EmitBatchNorm(Compiler& c, const Node& node) {
+  return EmitBatchNormImpl(c, node, false, node.outputs[0], {c.NodeIndex(node)});
+}
+
+bool EmitBatchNormRelu(Compiler& c, const FusionGroup& group) {
+  const Node& bn = c.graph().nodes()[static_cast<size_t>(group.nodes.front())];
+  return EmitBatchNormImpl(c, bn, true, group.output, group.nodes);
 }
 
 bool EmitLayerNorm(Compiler& c, const Node& node) {

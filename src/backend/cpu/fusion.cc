@@ -252,6 +252,26 @@ FusionPlan PlanFusions(const Graph& g) {
       plan.group_of[static_cast<size_t>(m)] = static_cast<int>(plan.groups.size());
     plan.groups.push_back(std::move(group));
   }
+  // Pre-activation blocks (DenseNet): BatchNormalization then Relu as one oneDNN step, for the
+  // batch norms no convolution folded above.
+  for (size_t n = 0; n < num_nodes; ++n) {
+    const Node& head = g.nodes()[n];
+    if (head.removed || plan.group_of[n] >= 0) continue;
+    if (head.op == OpKind::kBatchNormalization && head.outputs.size() == 1 &&
+        IsF32(g, head.outputs[0])) {
+      const int c = only_consumer(head.outputs[0]);
+      if (c >= 0 && plan.group_of[static_cast<size_t>(c)] < 0 &&
+          g.nodes()[static_cast<size_t>(c)].op == OpKind::kRelu) {
+        FusionGroup group;
+        group.nodes = {static_cast<int>(n), c};
+        group.output = g.nodes()[static_cast<size_t>(c)].outputs[0];
+        for (int m : group.nodes) {
+          plan.group_of[static_cast<size_t>(m)] = static_cast<int>(plan.groups.size());
+        }
+        plan.groups.push_back(std::move(group));
+      }
+    }
+  }
   return plan;
 }
 
