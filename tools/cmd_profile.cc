@@ -24,7 +24,8 @@ int ProfileCommand(int argc, char** argv) {
         "                         [--seed N] [--backend cpu|reference] [--json]\n\n"
         "Prints one row per executed step (a step is a node, or nodes fused into one kernel):\n"
         "op, output shape, output bytes, FLOPs, median latency over the repeats (default 10)\n"
-        "and cumulative latency. 'ref' marks a step that ran an op's naive reference kernel;\n"
+        "and cumulative latency. 'ref' marks a step that ran a naive reference kernel (the op's\n"
+        "own, or oneDNN's 'ref:any' implementation);\n"
         "the last line gives their share of the total (--json: reference_ms, reference_share).\n"
         "Inputs are built as in 'edgeinfer run'.\n");
     return 0;

@@ -1,6 +1,7 @@
 #include "backend/cpu/cpu_compiler.h"
 
 #include <algorithm>
+#include <string>
 
 #include "backend/backend_util.h"
 #include "ops/fuse_patterns.h"
@@ -180,6 +181,7 @@ Result<int> Compiler::ReorderedConstant(const Tensor& src, const memory::desc& s
 void Compiler::AddDnnlStep(const dnnl::primitive_desc_base& pd, dnnl::primitive prim,
                            std::vector<std::pair<int, int>> args, std::vector<int> nodes) {
   auto step = std::make_unique<DnnlStep>(std::move(prim), args, pd.scratchpad_desc().get_size());
+  step->set_onednn_reference(std::string(pd.impl_info_str()).rfind("ref", 0) == 0);
   for (const auto& [arg, slot] : args) {
     // The destination is also read: sum post-ops accumulate into it.
     step->reads.push_back(slot);

@@ -75,11 +75,16 @@ class DnnlStep : public Step {
       : primitive_(std::move(primitive)), args_(std::move(args)), scratchpad_bytes_(scratchpad) {}
   Status Execute(RunContext* ctx) const override;
   size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+  // oneDNN's own reference implementations ("ref:any": a scalar loop) count as reference
+  // kernels in profiles too.
+  bool reference() const override { return onednn_reference_; }
+  void set_onednn_reference(bool r) { onednn_reference_ = r; }
 
  private:
   dnnl::primitive primitive_;
   std::vector<std::pair<int, int>> args_;  // (DNNL_ARG_*, slot)
   size_t scratchpad_bytes_;
+  bool onednn_reference_ = false;
 };
 
 // A node run by its reference kernel on plain slots (the fallback for every op).
