@@ -12,7 +12,15 @@
 // to this machine's measured sgemm peak (oneDNN, 2048^3) at the same thread count.
 //
 // usage: bench_engine [--models a,b,...] [--threads 1,2] [--rounds N] [--repeat N]
-//                     [--edgeinfer-env VAR=VALUE] [--out docs/benchmarks.md] [extra.onnx ...]
+//                     [--edgeinfer-env VAR=VALUE] [--out docs/benchmarks.md]
+//                     [extra.onnx[@DIMS] ...]
+//
+// An extra model's first input takes the shape DIMS (e.g. det.onnx@1x3x320x448) when given,
+// which models with dynamic spatial dims need; its data is seeded uniform [0, 1).
+//
+// The "ref %" column is the share of edgeinfer's summed step time spent in naive reference
+// kernels (`edgeinfer profile --json`, reference_share: steps with no optimised path), measured
+// once per model and thread count after the timed rounds.
 //
 // --edgeinfer-env runs every edgeinfer child with that variable, e.g. EDGEINFER_OMP_WAIT=passive
 // to keep its idle OpenMP workers from spinning (edgeinfer's default, auto, spins briefly like
@@ -38,6 +46,7 @@
 
 #include "backend/cpu/openmp_env.h"
 #include "bench_util.h"
+#include "core/npy.h"
 #include "core/parallel.h"
 #include "ir/flops.h"
 #include "onnx/onnx_io.h"
@@ -77,13 +86,27 @@ double Median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-double ModelFlops(const std::string& path) {
+// "1x3x320x448" -> {1, 3, 320, 448}; empty on a malformed text.
+Shape ParseDims(const std::string& text) {
+  Shape dims;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, 'x')) {
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos) return {};
+    dims.push_back(std::stoll(part));
+  }
+  return dims;
+}
+
+// `first_input`, when not empty, is the shape of the model's first input.
+double ModelFlops(const std::string& path, const Shape& first_input) {
   auto g = ImportOnnxFile(path);
   if (!g.ok()) return NAN;
   std::map<std::string, Shape> shapes;
   for (ValueId id : g->inputs()) {
     Shape s = g->value(id).shape;
     for (int64_t& d : s) d = d < 0 ? 1 : d;
+    if (id == g->inputs()[0] && !first_input.empty()) s = first_input;
     shapes[g->value(id).name] = s;
   }
   if (!Specialize(&*g, shapes).ok()) return NAN;
@@ -96,6 +119,7 @@ struct Row {
   std::string model;
   int threads;
   double ei_ms, ort_ms, ei_rss, ort_rss, ei_load, ort_load, ei_first, ort_first, gflop, peak;
+  double reference_share;  // of edgeinfer's summed step time, 0..1; NAN when not measured
 };
 
 }  // namespace
@@ -137,7 +161,7 @@ int Main(int argc, char** argv) {
     } else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: bench_engine [--models a,b] [--threads 1,2] [--rounds N] [--repeat N] "
-          "[--edgeinfer-env VAR=VALUE] [--out FILE.md] [extra.onnx ...]\n");
+          "[--edgeinfer-env VAR=VALUE] [--out FILE.md] [extra.onnx[@DIMS] ...]\n");
       return 0;
     } else
       extra.push_back(a);
@@ -148,6 +172,7 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(work);
 
   std::vector<std::pair<std::string, std::string>> files;  // (label, path)
+  std::map<std::string, Shape> first_input;                // by label, for extra@DIMS
   for (const std::string& m : models) {
     std::string path = work + "/" + m + ".onnx";
     if (!std::filesystem::exists(path)) {
@@ -160,7 +185,20 @@ int Main(int argc, char** argv) {
     }
     files.push_back({m, path});
   }
-  for (const std::string& e : extra) files.push_back({std::filesystem::path(e).filename(), e});
+  for (const std::string& e : extra) {
+    const size_t at = e.rfind('@');
+    const std::string path = at == std::string::npos ? e : e.substr(0, at);
+    const std::string label = std::filesystem::path(path).stem().string();
+    if (at != std::string::npos) {
+      first_input[label] = ParseDims(e.substr(at + 1));
+      if (first_input[label].empty()) {
+        std::fprintf(stderr, "bench_engine: '%s': DIMS after @ must look like 1x3x320x448\n",
+                     e.c_str());
+        return 2;
+      }
+    }
+    files.push_back({label, path});
+  }
 
   std::vector<double> peaks;
   for (int t : threads) peaks.push_back(SgemmPeak(t));
@@ -172,12 +210,36 @@ int Main(int argc, char** argv) {
   std::vector<Row> rows;
   std::map<std::string, int> wait_seen;  // OpenMP wait policy -> edgeinfer runs
   for (const auto& [label, path] : files) {
-    double flops = ModelFlops(path);
+    const Shape dims = first_input.count(label) ? first_input[label] : Shape{};
+    double flops = ModelFlops(path, dims);
     // One input file so both engines see identical data.
     std::string in_dir = work + "/" + label + "_inputs";
+    std::string given;  // --input for the first input when its shape is given
+    if (!dims.empty()) {
+      auto g = ImportOnnxFile(path);
+      if (!g.ok() || g->inputs().empty()) {
+        std::fprintf(stderr, "bench_engine: cannot read %s\n", path.c_str());
+        continue;
+      }
+      Tensor x = Tensor::Empty(DType::kFloat32, dims);
+      uint64_t state = 12345;
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        x.data<float>()[i] = static_cast<float>(state >> 40) / static_cast<float>(1 << 24);
+      }
+      const std::string name = g->value(g->inputs()[0]).name;
+      const std::string file = work + "/" + label + "_given.npy";
+      if (!WriteNpyFile(file, x).ok()) {
+        std::fprintf(stderr, "bench_engine: cannot write %s\n", file.c_str());
+        continue;
+      }
+      given = " --input '" + name + "=" + file + "'";
+    }
     int rc;
-    std::string o =
-        Shell(cli + " run " + path + " --repeat 1 --threads 1 --json --save-inputs " + in_dir, &rc);
+    std::filesystem::remove_all(in_dir);
+    std::string o = Shell(
+        cli + " run " + path + given + " --repeat 1 --threads 1 --json --save-inputs " + in_dir,
+        &rc);
     if (rc != 0) {
       std::fprintf(stderr, "bench_engine: edgeinfer cannot run %s: %s\n", label.c_str(), o.c_str());
       continue;
@@ -221,6 +283,18 @@ int Main(int argc, char** argv) {
         ort_load.push_back(oj["load_ms"]);
         ort_first.push_back(oj.value("first_run_ms", NAN));
       }
+      // The reference-kernel share, from one profile on the same inputs.
+      double reference_share = NAN;
+      std::string prof = Shell(cli + " profile " + path + " --json --threads " + std::to_string(t) +
+                                   " --repeat 3" + ort_inputs,
+                               &rc);
+      auto pj = nlohmann::json::parse(prof, nullptr, false);
+      if (rc == 0 && !pj.is_discarded() && pj.contains("reference_share")) {
+        reference_share = pj["reference_share"];
+      } else {
+        std::fprintf(stderr, "bench_engine: edgeinfer profile failed on %s: %s\n", label.c_str(),
+                     prof.c_str());
+      }
       Row row{label,
               t,
               Median(ei_runs),
@@ -232,12 +306,14 @@ int Main(int argc, char** argv) {
               Median(ei_first),
               Median(ort_first),
               flops / 1e9,
-              peaks[ti]};
+              peaks[ti],
+              reference_share};
       std::printf(
-          "%-14s %d thr  edgeinfer %9.2f ms  onnxruntime %9.2f ms  ratio %.3f  "
+          "%-14s %d thr  edgeinfer %9.2f ms  onnxruntime %9.2f ms  ratio %.3f  ref %.1f%%  "
           "rss %6.0f / %6.0f MB  %6.1f GFLOP/s (peak %.0f)\n",
-          label.c_str(), t, row.ei_ms, row.ort_ms, row.ei_ms / row.ort_ms, row.ei_rss, row.ort_rss,
-          row.gflop / row.ei_ms * 1e3, row.peak);
+          label.c_str(), t, row.ei_ms, row.ort_ms, row.ei_ms / row.ort_ms,
+          100.0 * row.reference_share, row.ei_rss, row.ort_rss, row.gflop / row.ei_ms * 1e3,
+          row.peak);
       std::fflush(stdout);
       rows.push_back(row);
     }
@@ -265,21 +341,22 @@ int Main(int argc, char** argv) {
      << (ei_env.empty() ? std::string("its default (auto)") : ei_env)
      << ", as the runs reported: " << WaitSummary(wait_seen)
      << "; ONNX Runtime: its default (spinning intra-op pool).\n\n";
-  md << "| model | threads | edgeinfer ms | ORT ms | ratio | edgeinfer peak RSS MB | ORT peak RSS "
-        "MB "
+  md << "| model | threads | edgeinfer ms | ORT ms | ratio | ref % | edgeinfer peak RSS MB | ORT "
+        "peak RSS MB "
         "| edgeinfer load ms | ORT load ms | edgeinfer first run ms | ORT first run ms | GFLOPs "
         "| edgeinfer GFLOP/s | sgemm peak GFLOP/s |\n";
-  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   double log_sum = 0;
   int n = 0;
   for (const Row& r : rows) {
     char line[512];
     std::snprintf(
         line, sizeof line,
-        "| %s | %d | %.2f | %.2f | %.3f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1f | "
-        "%.0f |\n",
-        r.model.c_str(), r.threads, r.ei_ms, r.ort_ms, r.ei_ms / r.ort_ms, r.ei_rss, r.ort_rss,
-        r.ei_load, r.ort_load, r.ei_first, r.ort_first, r.gflop, r.gflop / r.ei_ms * 1e3, r.peak);
+        "| %s | %d | %.2f | %.2f | %.3f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | "
+        "%.1f | %.0f |\n",
+        r.model.c_str(), r.threads, r.ei_ms, r.ort_ms, r.ei_ms / r.ort_ms,
+        100.0 * r.reference_share, r.ei_rss, r.ort_rss, r.ei_load, r.ort_load, r.ei_first,
+        r.ort_first, r.gflop, r.gflop / r.ei_ms * 1e3, r.peak);
     md << line;
     if (std::isfinite(r.ei_ms / r.ort_ms)) {
       log_sum += std::log(r.ei_ms / r.ort_ms);

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Exports torchvision classification models to ONNX (opset 13) with torch.onnx.export.
+"""Exports torchvision classification models to ONNX with torch.onnx.export (opset 13 unless
+--opset N is given: at 13 LayerNorm is written decomposed into ReduceMean, Sub, Pow, Sqrt, Div
+and GELU as Erf, the forms older exporters emit; at 17 LayerNorm is one LayerNormalization).
 
 Used to check edgeinfer on real exporter output (see docs/conformance.md). Needs Debian's
 python3-torchvision (apt-get install python3-torchvision). Pretrained weights cannot be
@@ -8,7 +10,7 @@ activations (GoogLeNet's output is then just the classifier bias), which would m
 comparison trivially pass. So weights are re-drawn with a fixed seed: variance-preserving
 convolutions and linear layers, and batch norms with non-trivial statistics.
 
-usage: /usr/bin/python3 scripts/export_torchvision.py OUT_DIR [name ...]
+usage: /usr/bin/python3 scripts/export_torchvision.py [--opset N] OUT_DIR [name ...]
 """
 import os
 import sys
@@ -33,6 +35,11 @@ MODELS = {
     "efficientnet_b0": (tvm.efficientnet_b0, 224),
     "shufflenet_v2_x1_0": (tvm.shufflenet_v2_x1_0, 224),
     "regnet_y_400mf": (tvm.regnet_y_400mf, 224),
+    "mnasnet1_0": (tvm.mnasnet1_0, 224),
+    # The newer families: LayerNorm and GELU (torchvision >= 0.13).
+    "convnext_tiny": (tvm.convnext_tiny, 224),
+    "swin_t": (tvm.swin_t, 224),
+    "vit_b_16": (tvm.vit_b_16, 224),
 }
 
 
@@ -51,10 +58,15 @@ def reinitialise(model):
 
 
 def main():
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    opset = 13
+    if len(args) >= 2 and args[0] == "--opset":
+        opset = int(args[1])
+        args = args[2:]
+    if not args:
         sys.exit(__doc__)
-    out_dir = sys.argv[1]
-    names = sys.argv[2:] or list(MODELS)
+    out_dir = args[0]
+    names = args[1:] or list(MODELS)
     os.makedirs(out_dir, exist_ok=True)
     for name in names:
         ctor, size = MODELS[name]
@@ -64,7 +76,7 @@ def main():
             reinitialise(model)
         x = torch.randn(1, 3, size, size)
         path = os.path.join(out_dir, name + ".onnx")
-        torch.onnx.export(model, x, path, opset_version=13, input_names=["input"],
+        torch.onnx.export(model, x, path, opset_version=opset, input_names=["input"],
                           output_names=["output"],
                           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
         print("wrote", path)

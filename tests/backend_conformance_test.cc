@@ -388,12 +388,12 @@ void AddReduceCases(Gen& g, std::vector<Case>* cases) {
 }
 
 void AddElementwiseCases(Gen& g, std::vector<Case>* cases) {
-  const std::vector<OpKind> any = {OpKind::kRelu,        OpKind::kLeakyRelu, OpKind::kSigmoid,
-                                   OpKind::kHardSigmoid, OpKind::kHardSwish, OpKind::kTanh,
-                                   OpKind::kExp,         OpKind::kErf,       OpKind::kNeg,
-                                   OpKind::kAbs,         OpKind::kFloor,     OpKind::kCeil,
-                                   OpKind::kSoftplus,    OpKind::kElu,       OpKind::kSelu,
-                                   OpKind::kMish,        OpKind::kSin,       OpKind::kCos};
+  const std::vector<OpKind> any = {
+      OpKind::kRelu,      OpKind::kLeakyRelu, OpKind::kSigmoid, OpKind::kHardSigmoid,
+      OpKind::kHardSwish, OpKind::kTanh,      OpKind::kExp,     OpKind::kErf,
+      OpKind::kNeg,       OpKind::kAbs,       OpKind::kFloor,   OpKind::kCeil,
+      OpKind::kSoftplus,  OpKind::kElu,       OpKind::kSelu,    OpKind::kMish,
+      OpKind::kSin,       OpKind::kCos,       OpKind::kGelu};
   for (OpKind op : any) {
     cases->push_back({op, "4d", {In(g.F({2, 3, 4, 5}, -4.f, 4.f))}});
     cases->push_back({op, "2d", {In(g.F({7, 9}, -4.f, 4.f))}});
@@ -404,6 +404,8 @@ void AddElementwiseCases(Gen& g, std::vector<Case>* cases) {
   cases->back().attrs.Set("alpha", 0.3f);
   cases->back().attrs.Set("beta", 0.4f);
   cases->push_back({OpKind::kElu, "alpha 0.5", {In(g.F({4, 6}, -3.f, 3.f))}});
+  cases->push_back({OpKind::kGelu, "approximate tanh", {In(g.F({2, 8, 3, 3}, -4.f, 4.f))}});
+  cases->back().attrs.Set("approximate", std::string("tanh"));
   cases->back().attrs.Set("alpha", 0.5f);
   for (OpKind op : {OpKind::kSqrt, OpKind::kLog}) {
     cases->push_back({op, "positive", {In(g.F({2, 3, 4, 5}, 0.1f, 4.f))}});
@@ -436,6 +438,14 @@ void AddElementwiseCases(Gen& g, std::vector<Case>* cases) {
       Tensor tb = op == OpKind::kDiv ? g.NonZero(b) : g.F(b);
       cases->push_back({op, Str(a) + " op " + Str(b), {In(ta), {tb, i % 2 == 1}}});
     }
+  }
+  cases->push_back(
+      {OpKind::kMod, "fmod broadcast", {In(g.F({2, 3, 4}, -5.f, 5.f)), K(g.NonZero({4}))}});
+  cases->back().attrs.Set("fmod", int64_t{1});
+  for (float e : {2.f, 0.5f, -1.5f}) {
+    cases->push_back({OpKind::kPow,
+                      "constant exponent " + std::to_string(e),
+                      {In(g.F({2, 6, 4, 5}, 0.2f, 2.f)), K(Tensor::Scalar(e))}});
   }
   cases->push_back({OpKind::kMax, "3 inputs", {In(g.F({2, 3})), In(g.F({3})), In(g.F({2, 1}))}});
   for (OpKind op : {OpKind::kSum, OpKind::kMean}) {

@@ -205,6 +205,29 @@ TEST(BackendTest, DepthwiseConvBatchNorm) {
   EXPECT_TRUE(Fused(r, {0, 1}));
 }
 
+// DenseNet's pre-activation: a BatchNormalization no convolution can absorb (its input is a
+// Concat) and its Relu run as one step; a second consumer of the batch norm prevents it.
+TEST(BackendTest, BatchNormReluIsOneStep) {
+  REQUIRE_SCHEMAS(OpKind::kConcat, OpKind::kBatchNormalization, OpKind::kRelu);
+  Builder b;
+  ValueId x0 = b.Input("x0", {1, 16, 7, 7});
+  ValueId x1 = b.Input("x1", {1, 16, 7, 7});
+  ValueId cat = b.g.AddValue("cat.y", DType::kFloat32, {1, 32, 7, 7});
+  Attributes axis;
+  axis.Set("axis", int64_t{1});
+  b.g.AddNode(OpKind::kConcat, "cat", {x0, x1}, {cat}, axis);
+  ValueId bn = b.BatchNorm("bn", cat);
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu", bn));
+  ValueId bn2 = b.BatchNorm("bn2", x0);
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu2", bn2));
+  b.g.AddOutput(bn2);
+  const std::vector<Tensor> in = {Random({1, 16, 7, 7}, 21, -2.f, 2.f),
+                                  Random({1, 16, 7, 7}, 22, -2.f, 2.f)};
+  RunResult r = ExpectAgree(b.g, in);
+  EXPECT_TRUE(Fused(r, {1, 2}));
+  EXPECT_FALSE(Fused(r, {3, 4}));
+}
+
 TEST(BackendTest, ResidualAddReluAccumulatesInPlace) {
   REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kAdd, OpKind::kRelu);
   Builder b;

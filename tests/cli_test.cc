@@ -158,6 +158,28 @@ TEST_F(CliTest, ProfilePrintsEveryStep) {
   EXPECT_NE(o.output.find("Conv"), std::string::npos);
 }
 
+// The reference-kernel share: every step of the reference backend runs a reference kernel, and
+// the conv model of this fixture has a oneDNN path for every step on the cpu backend.
+TEST_F(CliTest, ProfileReportsReferenceShare) {
+  for (const char* backend : {"reference", "cpu"}) {
+    Outcome o = RunCli("profile " + model_ + " --threads 1 --repeat 1 --json --backend " + backend);
+    ASSERT_EQ(o.exit_code, 0) << o.output;
+    auto j = nlohmann::json::parse(o.output, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << o.output;
+    const bool reference = std::string(backend) == "reference";
+    double reference_ms = 0;
+    for (const auto& n : j["nodes"]) {
+      EXPECT_EQ(n["reference"].get<bool>(), reference) << backend << " " << n["op"];
+      if (n["reference"].get<bool>()) reference_ms += n["median_ms"].get<double>();
+    }
+    EXPECT_DOUBLE_EQ(j["reference_ms"].get<double>(), reference_ms);
+    EXPECT_DOUBLE_EQ(j["reference_share"].get<double>(), reference ? 1.0 : 0.0) << backend;
+  }
+  Outcome text = RunCli("profile " + model_ + " --threads 1 --repeat 1 --backend reference");
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("reference kernels (ref):"), std::string::npos) << text.output;
+}
+
 // An image input gets the documented ImageNet preprocessing. A uniform colour survives resize
 // and crop unchanged, so every pixel of channel c must be (v_c / 255 - mean_c) / std_c.
 TEST_F(CliTest, ImageInputIsPreprocessed) {

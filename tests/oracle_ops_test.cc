@@ -360,6 +360,63 @@ std::vector<OracleCase> Cases() {
                  b.Output(b.Op(OpKind::kCast, {i}, A({{"to", int64_t{1}}})));
                  b.Output(b.Op(OpKind::kExpand, {b.Input({3, 1}), b.Ints({2, 3, 4})}));
                }});
+  // Mod as Swin's window-shift mask computes it (int64, Python sign rule) and float fmod.
+  c.push_back({"mod_int_and_fmod", 13, [](CaseBuilder& b) {
+                 ValueId i = b.Input({4, 3}, DType::kInt64);
+                 ValueId neg = b.Op(OpKind::kSub, {i, b.Ints({5})}, {}, 1, DType::kInt64);
+                 b.Output(b.Op(OpKind::kMod, {neg, b.Ints({3, -4, 7})}, {}, 1, DType::kInt64));
+                 ValueId x = b.Input({2, 5}, DType::kFloat32, -6.f, 6.f);
+                 b.Output(b.Op(OpKind::kMod, {x, b.Floats({1.5f, -2.5f, 3.f, 0.7f, -1.f})},
+                               A({{"fmod", int64_t{1}}})));
+               }});
+  // Exporter patterns the cpu backend fuses (ops/fuse_patterns.h) or maps onto oneDNN: a
+  // ConvNeXt block as torch.onnx writes it at opset 13 (depthwise 7x7, channel-last Transpose,
+  // decomposed LayerNorm, rank-4 MatMul, erf GELU, layer scale, residual).
+  c.push_back(
+      {"convnext_block_decomposed", 13, [](CaseBuilder& b) {
+         ValueId x = b.Input({1, 8, 6, 5});
+         auto scalar = [&](float v) { return b.Const(Tensor::Scalar<float>(v)); };
+         ValueId dw = b.Op(OpKind::kConv, {x, b.Weight({8, 1, 7, 7}), b.Weight({8})},
+                           A({{"group", int64_t{8}}, {"pads", Ints{3, 3, 3, 3}}}));
+         ValueId t = b.Op(OpKind::kTranspose, {dw}, A({{"perm", Ints{0, 2, 3, 1}}}));
+         ValueId mean = b.Op(OpKind::kReduceMean, {t}, A({{"axes", Ints{-1}}}));
+         ValueId d = b.Op(OpKind::kSub, {t, mean});
+         ValueId var = b.Op(OpKind::kReduceMean, {b.Op(OpKind::kPow, {d, scalar(2.f)})},
+                            A({{"axes", Ints{-1}}}));
+         ValueId sd = b.Op(OpKind::kSqrt, {b.Op(OpKind::kAdd, {var, scalar(1e-6f)})});
+         ValueId n = b.Op(OpKind::kDiv, {d, sd});
+         ValueId ln = b.Op(OpKind::kAdd,
+                           {b.Op(OpKind::kMul, {n, b.Weight({8}, 0.5f, 1.5f)}), b.Weight({8})});
+         ValueId h =
+             b.Op(OpKind::kAdd, {b.Op(OpKind::kMatMul, {ln, b.Weight({8, 32})}), b.Weight({32})});
+         ValueId erf = b.Op(OpKind::kErf, {b.Op(OpKind::kDiv, {h, scalar(1.4142135f)})});
+         ValueId gelu =
+             b.Op(OpKind::kMul,
+                  {b.Op(OpKind::kMul, {h, b.Op(OpKind::kAdd, {erf, scalar(1.f)})}), scalar(0.5f)});
+         ValueId o =
+             b.Op(OpKind::kAdd, {b.Op(OpKind::kMatMul, {gelu, b.Weight({32, 8})}), b.Weight({8})});
+         ValueId ls = b.Op(OpKind::kMul, {o, b.Weight({8})});
+         ValueId back = b.Op(OpKind::kTranspose, {ls}, A({{"perm", Ints{0, 3, 1, 2}}}));
+         b.Output(b.Op(OpKind::kAdd, {x, back}));
+       }});
+  // paddle2onnx's GELU (Mul by 1/sqrt 2, 0.5 applied first), broadcast first operands of Sub
+  // and Div, a constant-exponent Pow, Reciprocal, Neg, and a batched broadcasting MatMul.
+  c.push_back({"paddle_gelu_broadcast_binary_batched_matmul", 13, [](CaseBuilder& b) {
+                 ValueId x = b.Input({2, 3, 4, 5});
+                 auto scalar = [&](float v) { return b.Const(Tensor::Scalar<float>(v)); };
+                 ValueId erf = b.Op(OpKind::kErf, {b.Op(OpKind::kMul, {x, scalar(0.70710678f)})});
+                 ValueId half = b.Op(OpKind::kMul, {x, scalar(0.5f)});
+                 ValueId gelu = b.Op(OpKind::kMul, {half, b.Op(OpKind::kAdd, {scalar(1.f), erf})});
+                 b.Output(gelu);
+                 ValueId c3 = b.Weight({1, 3, 1, 1});
+                 b.Output(b.Op(OpKind::kSub, {c3, x}));
+                 ValueId pos = b.Op(OpKind::kAdd, {b.Op(OpKind::kAbs, {x}), scalar(0.5f)});
+                 b.Output(b.Op(OpKind::kDiv, {scalar(2.f), pos}));
+                 b.Output(b.Op(OpKind::kPow, {pos, scalar(1.5f)}));
+                 b.Output(b.Op(OpKind::kNeg, {b.Op(OpKind::kReciprocal, {pos})}));
+                 b.Output(b.Op(OpKind::kMatMul, {x, b.Weight({3, 5, 6})}));
+                 b.Output(b.Op(OpKind::kReduceSum, {x, b.Ints({1, 3})}));
+               }});
   return c;
 }
 

@@ -100,6 +100,8 @@ struct NodeProfile {
   int64_t output_bytes = 0;
   double flops = 0.0;
   double median_ms = 0.0;
+  // The step ran an op's naive reference kernel (no optimised path in the backend).
+  bool reference = false;
 };
 
 class Session {

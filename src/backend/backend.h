@@ -25,6 +25,7 @@ struct CompileOptions {
 struct StepTiming {
   std::vector<int> nodes;  // node indices of the compiled graph the step covers
   double ms = 0.0;
+  bool reference = false;  // the step ran an op's naive reference kernel
 };
 
 class Executable {

@@ -44,6 +44,7 @@ Result<std::vector<StepProfile>> ProfileSteps(const Executable& executable,
     }
     std::sort(ms.begin(), ms.end());
     p.median_ms = ms[ms.size() / 2];
+    p.reference = runs[0][s].reference;
     steps.push_back(std::move(step));
   }
   return steps;

@@ -65,7 +65,7 @@ class ReferenceExecutable : public Executable {
       }
       if (timings != nullptr) {
         std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
-        timings->push_back(StepTiming{{n}, ms.count()});
+        timings->push_back(StepTiming{{n}, ms.count(), true});
       }
     }
     outputs->clear();

@@ -213,6 +213,33 @@ Status Binary(const Node& node, OpKind op, const Tensor& a, const Tensor& b, Ten
       case OpKind::kGreater:
         Apply2<T, T, uint8_t>(a, b, out, [](T x, T y) -> uint8_t { return x > y; });
         break;
+      case OpKind::kMod: {
+        // fmod=1: C's fmod (sign of the dividend); fmod=0 (integers only): Python's %, with
+        // the sign of the divisor.
+        const bool c_style = node.attrs.GetInt("fmod", 0) != 0;
+        if constexpr (std::is_integral_v<T>) {
+          for (int64_t i = 0; i < b.numel(); ++i) {
+            if (b.data<T>()[i] == 0) {
+              return Status::InvalidArgument(NodeLabel(node) + ": integer modulo by zero");
+            }
+          }
+          Apply2<T, T, T>(a, b, out, [c_style](T x, T y) {
+            if constexpr (std::is_signed_v<T>) {
+              if (y == T(-1)) return T(0);  // also avoids INT_MIN % -1
+            }
+            T r = static_cast<T>(x % y);
+            if (!c_style && r != 0 && ((r < 0) != (y < 0))) r = static_cast<T>(r + y);
+            return r;
+          });
+        } else {
+          if (!c_style) {
+            return Status::InvalidArgument(NodeLabel(node) +
+                                           ": floating-point Mod requires fmod=1");
+          }
+          Apply2<T, T, T>(a, b, out, [](T x, T y) { return static_cast<T>(std::fmod(x, y)); });
+        }
+        break;
+      }
       case OpKind::kPow: {
         if (b.dtype() == DType::kBool || DTypeSize(b.dtype()) == 0) {
           return UnsupportedDType(node, b.dtype(), "exponent");
@@ -334,7 +361,7 @@ Status WhereReference(const Node& node, int64_t opset, const std::vector<Tensor>
 
 void RegisterBinaryElementwiseOps(std::vector<OpSchema>* out) {
   for (OpKind op : {OpKind::kAdd, OpKind::kSub, OpKind::kMul, OpKind::kDiv, OpKind::kPow,
-                    OpKind::kEqual, OpKind::kLess, OpKind::kGreater}) {
+                    OpKind::kEqual, OpKind::kLess, OpKind::kGreater, OpKind::kMod}) {
     out->push_back({op, 2, 2, BroadcastShape, BinaryReference, SpatialKind::kPointwise, nullptr});
   }
   constexpr int kVariadic = std::numeric_limits<int>::max();

@@ -159,6 +159,25 @@ Status FloatUnary(const Node& node, const T* x, T* y, int64_t n) {
       ParallelMap(
           x, y, n, [](T v) { return v * std::tanh(Softplus(v)); }, 30);
       break;
+    case OpKind::kGelu:
+      // ONNX Gelu (opset 20): approximate "none" is x * Phi(x), "tanh" its tanh approximation.
+      if (a.GetString("approximate", "none") == "tanh") {
+        ParallelMap(
+            x, y, n,
+            [](T v) {
+              const T k = static_cast<T>(0.7978845608028654);  // sqrt(2 / pi)
+              return T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
+            },
+            20);
+      } else {
+        ParallelMap(
+            x, y, n,
+            [](T v) {
+              return T(0.5) * v * (T(1) + std::erf(v * static_cast<T>(0.7071067811865476)));
+            },
+            20);
+      }
+      break;
     default:
       return Status::Internal(NodeLabel(node) + ": not a unary float op");
   }
@@ -340,12 +359,13 @@ Status DropoutReference(const Node& node, int64_t opset, const std::vector<Tenso
 }  // namespace
 
 void RegisterUnaryElementwiseOps(std::vector<OpSchema>* out) {
-  for (OpKind op : {OpKind::kRelu,       OpKind::kLeakyRelu, OpKind::kSigmoid, OpKind::kHardSigmoid,
-                    OpKind::kHardSwish,  OpKind::kTanh,      OpKind::kSqrt,    OpKind::kExp,
-                    OpKind::kErf,        OpKind::kLog,       OpKind::kAbs,     OpKind::kNeg,
-                    OpKind::kReciprocal, OpKind::kFloor,     OpKind::kCeil,    OpKind::kSin,
-                    OpKind::kCos,        OpKind::kSoftplus,  OpKind::kElu,     OpKind::kSelu,
-                    OpKind::kMish,       OpKind::kNot,       OpKind::kIdentity}) {
+  for (OpKind op :
+       {OpKind::kRelu,       OpKind::kLeakyRelu, OpKind::kSigmoid,  OpKind::kHardSigmoid,
+        OpKind::kHardSwish,  OpKind::kTanh,      OpKind::kSqrt,     OpKind::kExp,
+        OpKind::kErf,        OpKind::kLog,       OpKind::kAbs,      OpKind::kNeg,
+        OpKind::kReciprocal, OpKind::kFloor,     OpKind::kCeil,     OpKind::kSin,
+        OpKind::kCos,        OpKind::kSoftplus,  OpKind::kElu,      OpKind::kSelu,
+        OpKind::kMish,       OpKind::kNot,       OpKind::kIdentity, OpKind::kGelu}) {
     out->push_back({op, 1, 1, SameAsInputShape, UnaryReference, SpatialKind::kPointwise, nullptr});
   }
   out->push_back(

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ops/elementwise_common.h"
+#include "ops/slice_window.h"
 #include "ops/tensor_common.h"
 
 namespace edgeinfer {
@@ -374,6 +375,42 @@ Status GatherReference(const Node& node, int64_t opset, const std::vector<Tensor
 }
 
 }  // namespace
+
+Status ResolveSliceWindow(const Graph& graph, const Node& node, SliceWindow* out) {
+  std::vector<Tensor> inputs;
+  for (ValueId v : node.inputs) {
+    if (v == kNoValue) {
+      inputs.emplace_back();
+      continue;
+    }
+    const Value& value = graph.value(v);
+    if (inputs.empty()) {
+      inputs.emplace_back();  // the data: only its shape is used
+      continue;
+    }
+    if (!value.is_constant()) {
+      return Status::FailedPrecondition(NodeLabel(node) + ": input '" + value.name +
+                                        "' is not constant");
+    }
+    inputs.push_back(value.constant);
+  }
+  SliceArgs args;
+  EI_RETURN_IF_ERROR(IntsParamForKernel(node, graph.opset, inputs, "starts", 10, 1, &args.starts));
+  EI_RETURN_IF_ERROR(IntsParamForKernel(node, graph.opset, inputs, "ends", 10, 2, &args.ends));
+  EI_RETURN_IF_ERROR(IntsParamForKernel(node, graph.opset, inputs, "axes", 10, 3, &args.axes));
+  if (graph.opset >= 10) {
+    EI_RETURN_IF_ERROR(IntsParamForKernel(node, graph.opset, inputs, "steps", 10, 4, &args.steps));
+  }
+  std::vector<AxisSlice> slices;
+  EI_RETURN_IF_ERROR(ResolveSlice(node, args, graph.value(node.inputs[0]).shape, &slices));
+  *out = SliceWindow{};
+  for (const AxisSlice& a : slices) {
+    out->start.push_back(a.start);
+    out->step.push_back(a.step);
+    out->count.push_back(a.count);
+  }
+  return Status::Ok();
+}
 
 void RegisterTensorIndexOps(std::vector<OpSchema>* out) {
   constexpr int kVariadic = std::numeric_limits<int>::max();

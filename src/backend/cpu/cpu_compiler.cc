@@ -1,8 +1,10 @@
 #include "backend/cpu/cpu_compiler.h"
 
 #include <algorithm>
+#include <string>
 
 #include "backend/backend_util.h"
+#include "ops/fuse_patterns.h"
 #include "ops/op_registry.h"
 
 namespace edgeinfer::cpu {
@@ -179,6 +181,7 @@ Result<int> Compiler::ReorderedConstant(const Tensor& src, const memory::desc& s
 void Compiler::AddDnnlStep(const dnnl::primitive_desc_base& pd, dnnl::primitive prim,
                            std::vector<std::pair<int, int>> args, std::vector<int> nodes) {
   auto step = std::make_unique<DnnlStep>(std::move(prim), args, pd.scratchpad_desc().get_size());
+  step->set_onednn_reference(std::string(pd.impl_info_str()).rfind("ref", 0) == 0);
   for (const auto& [arg, slot] : args) {
     // The destination is also read: sum post-ops accumulate into it.
     step->reads.push_back(slot);
@@ -193,6 +196,15 @@ void Compiler::AddDnnlStep(const dnnl::primitive_desc_base& pd, dnnl::primitive 
 void Compiler::AddReorder(int src, int dst, std::vector<int> nodes) {
   dnnl::reorder::primitive_desc pd(engine_, slot(src).desc, engine_, slot(dst).desc, Attr());
   AddDnnlStep(pd, dnnl::reorder(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, std::move(nodes));
+}
+
+void Compiler::AddFill(int dst, float value, std::vector<int> nodes) {
+  auto step = std::make_unique<FillStep>(dst, value);
+  step->writes = {dst};
+  step->label = nodes.empty() ? std::string("fill")
+                              : NodeLabel(graph_->nodes()[static_cast<size_t>(nodes.front())]);
+  step->nodes = std::move(nodes);
+  steps_.push_back(std::move(step));
 }
 
 int Compiler::PlainSlot(ValueId v) {
@@ -311,11 +323,12 @@ void Compiler::EmitAliasOrCopy(int n) {
 
 Status Compiler::EmitNode(int n) {
   const Node& node = graph_->nodes()[static_cast<size_t>(n)];
-  bool empty = false;
-  for (const std::vector<ValueId>* ids : {&node.inputs, &node.outputs}) {
-    for (ValueId v : *ids) {
-      if (v != kNoValue && NumElements(graph_->value(v).shape) == 0) empty = true;
-    }
+  // Zero-size data or outputs go to the reference kernel. Other empty inputs are parameters
+  // (Resize's empty roi or scales when sizes are given) that the emitters check themselves.
+  bool empty = !node.inputs.empty() && node.inputs[0] != kNoValue &&
+               NumElements(graph_->value(node.inputs[0]).shape) == 0;
+  for (ValueId v : node.outputs) {
+    if (v != kNoValue && NumElements(graph_->value(v).shape) == 0) empty = true;
   }
   if (node.outputs.empty() || node.outputs[0] == kNoValue) return EmitReference(n);
   const Value& out = graph_->value(node.outputs[0]);
@@ -381,6 +394,20 @@ Status Compiler::EmitNode(int n) {
           return EmitResample(*this, node);
         case OpKind::kPRelu:
           return EmitPRelu(*this, node);
+        case OpKind::kLayerNormalization:
+          return EmitLayerNorm(*this, node);
+        case OpKind::kTranspose:
+          return EmitTranspose(*this, node);
+        case OpKind::kSlice:
+          return EmitSlice(*this, node);
+        case OpKind::kPad:
+          return EmitPad(*this, node);
+        case OpKind::kReduceMean:
+        case OpKind::kReduceSum:
+        case OpKind::kReduceMax:
+        case OpKind::kReduceMin:
+        case OpKind::kReduceL2:
+          return EmitReduce(*this, node);
         default:
           return EmitEltwise(*this, node);
       }
@@ -393,7 +420,14 @@ Status Compiler::EmitNode(int n) {
 Status Compiler::EmitGroup(const FusionGroup& group) {
   const Node& head = graph_->nodes()[static_cast<size_t>(group.nodes.front())];
   bool done = TryEmit([&] {
-    return head.op == OpKind::kConv ? EmitConvGroup(*this, group) : EmitMatMulGroup(*this, group);
+    switch (head.op) {
+      case OpKind::kConv:
+        return EmitConvGroup(*this, group);
+      case OpKind::kBatchNormalization:
+        return EmitBatchNormRelu(*this, group);
+      default:
+        return EmitMatMulGroup(*this, group);
+    }
   });
   if (done) return Status::Ok();
   for (int n : group.nodes) EI_RETURN_IF_ERROR(EmitNode(n));
@@ -451,6 +485,8 @@ void Compiler::ReleaseUnreadConstant(ValueId v) {
 
 Result<std::unique_ptr<Executable>> Compiler::Compile() {
   EI_RETURN_IF_ERROR(CheckCompilable(*graph_));
+  // GELU and LayerNormalization patterns become single nodes with one oneDNN step each.
+  EI_RETURN_IF_ERROR(FusePatterns(graph_.get()));
   EI_ASSIGN_OR_RETURN(std::vector<int> order, graph_->TopologicalOrder());
   const size_t num_values = graph_->values().size();
   value_slot_.assign(num_values, -1);

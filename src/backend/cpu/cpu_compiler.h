@@ -35,6 +35,8 @@ struct FusionGroup {
   };
   std::vector<int> nodes;  // head first, then the fused nodes in dependency order
   int batch_norm = -1;     // folded BatchNormalization node, -1 if none
+  // MatMul only: the constant [N] operand of a following Add, applied as the GEMM's bias.
+  ValueId matmul_bias = kNoValue;
   std::vector<PostOp> post_ops;
   ValueId output = kNoValue;  // the value the last fused node produces
 };
@@ -89,6 +91,8 @@ class Compiler {
                    std::vector<std::pair<int, int>> args, std::vector<int> nodes);
   // Appends a reorder between two slots (no caching).
   void AddReorder(int src, int dst, std::vector<int> nodes);
+  // Appends a step that sets every float of plain slot `dst` to `value`.
+  void AddFill(int dst, float value, std::vector<int> nodes);
   int NodeIndex(const Node& node) const;
 
  private:
@@ -137,6 +141,8 @@ bool EmitMatMulGroup(Compiler& c, const FusionGroup& group);
 bool EmitConvTranspose(Compiler& c, const Node& node);
 bool EmitPool(Compiler& c, const Node& node);
 bool EmitBatchNorm(Compiler& c, const Node& node);
+// A group of BatchNormalization then Relu (oneDNN's fused normalisation and ReLU).
+bool EmitBatchNormRelu(Compiler& c, const FusionGroup& group);
 bool EmitEltwise(Compiler& c, const Node& node);
 bool EmitBinary(Compiler& c, const Node& node);
 bool EmitSoftmax(Compiler& c, const Node& node);
@@ -144,6 +150,11 @@ bool EmitLrn(Compiler& c, const Node& node);
 bool EmitConcat(Compiler& c, const Node& node);
 bool EmitResample(Compiler& c, const Node& node);
 bool EmitPRelu(Compiler& c, const Node& node);
+bool EmitLayerNorm(Compiler& c, const Node& node);
+bool EmitTranspose(Compiler& c, const Node& node);
+bool EmitReduce(Compiler& c, const Node& node);
+bool EmitSlice(Compiler& c, const Node& node);
+bool EmitPad(Compiler& c, const Node& node);
 
 // Helpers shared by emitters.
 dnnl::memory::dims ToDims(const Shape& shape);

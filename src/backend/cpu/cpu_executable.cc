@@ -65,6 +65,16 @@ Status CopyStep::Execute(RunContext* ctx) const {
   return Status::Ok();
 }
 
+Status FillStep::Execute(RunContext* ctx) const {
+  const Slot& dst = (*ctx->slots)[static_cast<size_t>(dst_)];
+  auto* p = static_cast<float*>(ctx->ptr[static_cast<size_t>(dst_)]);
+  const float value = value_;
+  ParallelFor(
+      static_cast<int64_t>(dst.bytes / sizeof(float)),
+      [&](int64_t begin, int64_t end) { std::fill(p + begin, p + end, value); }, 1);
+  return Status::Ok();
+}
+
 CpuExecutable::CpuExecutable(std::unique_ptr<Graph> graph, dnnl::engine engine,
                              std::vector<Slot> slots, std::vector<std::unique_ptr<Step>> steps,
                              int threads)
@@ -237,7 +247,7 @@ Status CpuExecutable::RunImpl(const std::vector<Tensor>& inputs, std::vector<Ten
       status = steps_[i]->Execute(&ctx);
       if (timings != nullptr) {
         std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
-        timings->push_back(StepTiming{steps_[i]->nodes, ms.count()});
+        timings->push_back(StepTiming{steps_[i]->nodes, ms.count(), steps_[i]->reference()});
       }
     }
     state->stream.wait();

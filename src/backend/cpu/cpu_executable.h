@@ -59,6 +59,8 @@ class Step {
   virtual ~Step() = default;
   // Runs the step. Must not modify the step (concurrent runs share it).
   virtual Status Execute(RunContext* ctx) const = 0;
+  // True for a step that runs an op's naive reference kernel (reported by profiles).
+  virtual bool reference() const { return false; }
 
   std::vector<int> nodes;   // graph node indices covered
   std::vector<int> reads;   // slots read
@@ -73,11 +75,16 @@ class DnnlStep : public Step {
       : primitive_(std::move(primitive)), args_(std::move(args)), scratchpad_bytes_(scratchpad) {}
   Status Execute(RunContext* ctx) const override;
   size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+  // oneDNN's own reference implementations ("ref:any": a scalar loop) count as reference
+  // kernels in profiles too.
+  bool reference() const override { return onednn_reference_; }
+  void set_onednn_reference(bool r) { onednn_reference_ = r; }
 
  private:
   dnnl::primitive primitive_;
   std::vector<std::pair<int, int>> args_;  // (DNNL_ARG_*, slot)
   size_t scratchpad_bytes_;
+  bool onednn_reference_ = false;
 };
 
 // A node run by its reference kernel on plain slots (the fallback for every op).
@@ -89,6 +96,7 @@ class ReferenceStep : public Step {
         in_slots_(std::move(in_slots)),
         out_slots_(std::move(out_slots)) {}
   Status Execute(RunContext* ctx) const override;
+  bool reference() const override { return true; }
 
  private:
   const Graph* graph_;
@@ -106,6 +114,17 @@ class CopyStep : public Step {
  private:
   int src_;
   int dst_;
+};
+
+// Fills a plain float32 slot with one value (the border of a constant Pad), threaded.
+class FillStep : public Step {
+ public:
+  FillStep(int dst, float value) : dst_(dst), value_(value) {}
+  Status Execute(RunContext* ctx) const override;
+
+ private:
+  int dst_;
+  float value_;
 };
 
 class CpuExecutable : public Executable {

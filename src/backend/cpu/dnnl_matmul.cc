@@ -40,6 +40,16 @@ bool SetupMatMul(const Graph& g, const Node& node, MatMulSetup* s) {
   d2[r - 2] = a2[r - 2];
   d2[r - 1] = b2[r - 1];
   if (NumElements(d2) != NumElements(g.value(node.outputs[0]).shape)) return false;
+  bool shared_weights = true;  // B has no batch dims of its own
+  for (size_t i = 0; i + 2 < r; ++i) shared_weights = shared_weights && b2[i] == 1;
+  if (r > 2 && shared_weights) {
+    // [..., M, K] x [K, N]: one [prod(...) * M, K] x [K, N] GEMM over the same row-major bytes,
+    // which lets oneDNN pack the weights once instead of running a small GEMM per batch row.
+    const int64_t rows = NumElements(a2) / a2[r - 1];
+    a2 = {rows, a2[r - 1]};
+    b2 = {b2[r - 2], b2[r - 1]};
+    d2 = {rows, d2[r - 1]};
+  }
   s->src_md = PlainF32(a2);
   s->wei_md_plain = PlainF32(b2);
   s->dst_md = PlainF32(d2);
@@ -134,6 +144,15 @@ bool EmitMatMulGroup(Compiler& c, const FusionGroup& group) {
   MatMulSetup s;
   bool ok = node.op == OpKind::kGemm ? SetupGemm(g, node, &s) : SetupMatMul(g, node, &s);
   if (!ok) return false;
+  if (group.matmul_bias != kNoValue) {
+    // A constant [N] Add fused as the MatMul's bias (fusion.cc checked its shape).
+    const int64_t n = s.dst_md.dims().back();
+    s.bias = g.value(group.matmul_bias).constant;
+    if (!s.bias.empty() && s.bias.numel() != n) return false;
+    Shape bias_shape(s.dst_md.dims().size(), 1);
+    bias_shape.back() = n;
+    s.bias_md = PlainF32(bias_shape);
+  }
   const bool const_weights = !s.weights.empty();
   if (node.op == OpKind::kGemm && const_weights && node.attrs.GetInt("transA", 0) == 0 &&
       node.attrs.GetInt("transB", 0) != 0 && s.dst_md.dims()[0] == 1 &&

@@ -1,6 +1,7 @@
 // oneDNN emitters for the layout-agnostic and dense ops: eltwise, binary, batch norm, LRN,
 // softmax, concat, resampling, PRelu.
 #include <cmath>
+#include <string>
 
 #include "backend/cpu/cpu_compiler.h"
 
@@ -36,6 +37,13 @@ bool PlainEquivalent(const memory::desc& md, const Shape& shape) {
   return true;
 }
 
+// oneDNN's reference implementations (impl "ref:any") run a scalar loop with a full index
+// computation per element: 50-100x slower than a reorder to a layout its jit kernels take
+// (seen with padded blocked layouts, e.g. 24 channels in nChw16c with a per-channel operand).
+bool IsReferenceImpl(const dnnl::primitive_desc_base& pd) {
+  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+}
+
 }  // namespace
 
 bool EmitEltwise(Compiler& c, const Node& node) {
@@ -46,12 +54,23 @@ bool EmitEltwise(Compiler& c, const Node& node) {
   memory::desc md;
   if (!PrimaryDesc(c, x, &md)) return false;
   std::vector<dnnl::eltwise_forward::primitive_desc> pds;
-  for (const EltwiseOp& op : ops) {
-    dnnl::eltwise_forward::desc desc(prop_kind::forward_inference, op.alg, md, op.alpha, op.beta);
-    pds.emplace_back(desc, Compiler::Attr(), c.engine());
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    // First in x's layout, then plain when that layout only has a reference implementation.
+    if (attempt == 1) md = PlainF32(c.graph().value(x).shape);
+    pds.clear();
+    bool reference = false;
+    for (const EltwiseOp& op : ops) {
+      dnnl::eltwise_forward::desc desc(prop_kind::forward_inference, op.alg, md, op.alpha, op.beta);
+      pds.emplace_back(desc, Compiler::Attr(), c.engine());
+      reference = reference || IsReferenceImpl(pds.back());
+    }
+    if (!reference) break;
   }
   int src = c.SlotIn(x, md);
-  int dst = c.NewValueSlot(y, pds.front().dst_desc());
+  // In place when this is x's last use.
+  const bool in_place =
+      src == c.Primary(x) && pds.front().dst_desc() == md && c.CanOverwrite(x, md);
+  int dst = in_place ? src : c.NewValueSlot(y, pds.front().dst_desc());
   for (size_t i = 0; i < pds.size(); ++i) {
     // Later ops of a composed chain run in place on the destination.
     c.AddDnnlStep(pds[i], dnnl::eltwise_forward(pds[i]),
@@ -73,7 +92,6 @@ bool EmitBinary(Compiler& c, const Node& node) {
     return false;
   }
   algorithm alg;
-  bool commutative = true;
   switch (node.op) {
     case OpKind::kAdd:
       alg = algorithm::binary_add;
@@ -89,18 +107,21 @@ bool EmitBinary(Compiler& c, const Node& node) {
       break;
     case OpKind::kSub:
       alg = algorithm::binary_sub;
-      commutative = false;
       break;
     case OpKind::kDiv:
       alg = algorithm::binary_div;
-      commutative = false;
       break;
     default:
       return false;
   }
-  // oneDNN broadcasts only the second source: it must be the (possibly) smaller one.
+  // oneDNN broadcasts only the second source: it must be the (possibly) smaller one. A
+  // broadcast first operand of Sub or Div is computed as -(b - a) or 1 / (b / a) with an
+  // eltwise post-op.
+  dnnl::post_ops post;
   if (PadRank(g.value(a).shape, ys.size()) != ys) {
-    if (!commutative || PadRank(g.value(b).shape, ys.size()) != ys) return false;
+    if (PadRank(g.value(b).shape, ys.size()) != ys) return false;
+    if (node.op == OpKind::kSub) post.append_eltwise(1.f, algorithm::eltwise_linear, -1.f, 0.f);
+    if (node.op == OpKind::kDiv) post.append_eltwise(1.f, algorithm::eltwise_pow, 1.f, -1.f);
     std::swap(a, b);
   }
   const Shape b_shape = PadRank(g.value(b).shape, ys.size());
@@ -119,13 +140,18 @@ bool EmitBinary(Compiler& c, const Node& node) {
     std::unique_ptr<dnnl::binary::primitive_desc> pd;
     try {
       dnnl::binary::desc desc(alg, md0, md1, md0);
-      pd = std::make_unique<dnnl::binary::primitive_desc>(desc, Compiler::Attr(), c.engine());
+      dnnl::primitive_attr attr = Compiler::Attr();
+      attr.set_post_ops(post);
+      pd = std::make_unique<dnnl::binary::primitive_desc>(desc, attr, c.engine());
     } catch (const dnnl::error&) {
       continue;
     }
+    if (attempt == 0 && IsReferenceImpl(*pd)) continue;
     int s0 = g.value(a).shape.size() == ys.size() ? c.SlotIn(a, md0) : c.View(c.PlainSlot(a), md0);
     int s1 = same ? c.SlotIn(b, md1) : c.View(c.PlainSlot(b), md1);
-    int dst = c.NewValueSlot(y, md0);
+    // In place when this is a's last use (oneDNN binary allows dst == src0).
+    const bool in_place = s0 == c.Primary(a) && s0 != s1 && b != a && c.CanOverwrite(a, md0);
+    int dst = in_place ? s0 : c.NewValueSlot(y, md0);
     c.AddDnnlStep(*pd, dnnl::binary(*pd),
                   {{DNNL_ARG_SRC_0, s0}, {DNNL_ARG_SRC_1, s1}, {DNNL_ARG_DST, dst}},
                   {c.NodeIndex(node)});
@@ -135,15 +161,18 @@ bool EmitBinary(Compiler& c, const Node& node) {
   return false;
 }
 
-bool EmitBatchNorm(Compiler& c, const Node& node) {
+namespace {
+
+// BatchNormalization `node`, followed by ReLU when `fuse_relu`, its output defined as `y`.
+bool EmitBatchNormImpl(Compiler& c, const Node& node, bool fuse_relu, ValueId y,
+                       std::vector<int> nodes) {
   const Graph& g = c.graph();
   if (node.inputs.size() != 5 || node.attrs.GetInt("training_mode", 0) != 0) return false;
   for (size_t i = 1; i < node.outputs.size(); ++i) {
     if (node.outputs[i] != kNoValue) return false;
   }
   ValueId x = node.inputs[0];
-  ValueId y = node.outputs[0];
-  if (!IsF32(g, x) || !IsF32(g, y)) return false;
+  if (!IsF32(g, x) || !IsF32(g, y) || g.value(y).shape != g.value(x).shape) return false;
   const Shape& xs = g.value(x).shape;
   if (xs.size() < 2 || xs.size() > 5) return false;
   for (size_t i = 1; i < 5; ++i) {
@@ -153,6 +182,7 @@ bool EmitBatchNorm(Compiler& c, const Node& node) {
   if (!PrimaryDesc(c, x, &md)) return false;
   auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
                dnnl::normalization_flags::use_shift;
+  if (fuse_relu) flags |= dnnl::normalization_flags::fuse_norm_relu;
   dnnl::batch_normalization_forward::desc desc(prop_kind::forward_inference, md,
                                                node.attrs.GetFloat("epsilon", 1e-5f), flags);
   dnnl::batch_normalization_forward::primitive_desc pd(desc, Compiler::Attr(), c.engine());
@@ -165,8 +195,58 @@ bool EmitBatchNorm(Compiler& c, const Node& node) {
                  {DNNL_ARG_MEAN, c.PlainSlot(node.inputs[3])},
                  {DNNL_ARG_VARIANCE, c.PlainSlot(node.inputs[4])},
                  {DNNL_ARG_DST, dst}},
-                {c.NodeIndex(node)});
+                nodes);
   c.Define(y, dst);
+  return true;
+}
+
+}  // namespace
+
+bool EmitBatchNorm(Compiler& c, const Node& node) {
+  return EmitBatchNormImpl(c, node, false, node.outputs[0], {c.NodeIndex(node)});
+}
+
+bool EmitBatchNormRelu(Compiler& c, const FusionGroup& group) {
+  const Node& bn = c.graph().nodes()[static_cast<size_t>(group.nodes.front())];
+  return EmitBatchNormImpl(c, bn, true, group.output, group.nodes);
+}
+
+bool EmitLayerNorm(Compiler& c, const Node& node) {
+  const Graph& g = c.graph();
+  for (size_t i = 1; i < node.outputs.size(); ++i) {
+    if (node.outputs[i] != kNoValue) return false;  // oneDNN does not return the statistics here
+  }
+  ValueId x = node.inputs[0];
+  ValueId scale = node.input(1);
+  ValueId shift = node.input(2);
+  ValueId y = node.outputs[0];
+  if (!IsF32(g, x) || !IsF32(g, y) || !IsF32(g, scale)) return false;
+  if (shift != kNoValue && !IsF32(g, shift)) return false;
+  const Shape& xs = g.value(x).shape;
+  const auto rank = static_cast<int64_t>(xs.size());
+  int64_t axis = node.attrs.GetInt("axis", -1);
+  if (axis < 0) axis += rank;
+  if (rank == 0 || axis < 0 || axis >= rank) return false;
+  // oneDNN normalises over the last dim: view X as [outer, inner].
+  const int64_t inner = NumElements(Shape(xs.begin() + axis, xs.end()));
+  const int64_t outer = NumElements(xs) / inner;
+  if (NumElements(g.value(scale).shape) != inner) return false;
+  if (shift != kNoValue && NumElements(g.value(shift).shape) != inner) return false;
+  memory::desc md = PlainF32({outer, inner});
+  auto flags = dnnl::normalization_flags::use_scale;
+  if (shift != kNoValue) flags |= dnnl::normalization_flags::use_shift;
+  dnnl::layer_normalization_forward::desc desc(prop_kind::forward_inference, md,
+                                               node.attrs.GetFloat("epsilon", 1e-5f), flags);
+  dnnl::layer_normalization_forward::primitive_desc pd(desc, Compiler::Attr(), c.engine());
+  memory::desc vec = PlainF32({inner});
+  int src = c.View(c.PlainSlot(x), md);
+  int out = c.NewValueSlot(y, PlainF32(xs));
+  int dst = c.View(out, md);
+  std::vector<std::pair<int, int>> args = {
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_SCALE, c.View(c.PlainSlot(scale), vec)}, {DNNL_ARG_DST, dst}};
+  if (shift != kNoValue) args.emplace_back(DNNL_ARG_SHIFT, c.View(c.PlainSlot(shift), vec));
+  c.AddDnnlStep(pd, dnnl::layer_normalization_forward(pd), args, {c.NodeIndex(node)});
+  c.Define(y, out);
   return true;
 }
 
@@ -280,6 +360,8 @@ bool EmitResample(Compiler& c, const Node& node) {
   } else {
     scales_v = node.inputs.size() == 2 ? node.input(1) : node.input(2);
   }
+  // An empty scales tensor (Resize given sizes instead) is the same as none.
+  if (scales_v != kNoValue && NumElements(g.value(scales_v).shape) == 0) scales_v = kNoValue;
   if (scales_v != kNoValue) {
     const Value& sv = g.value(scales_v);
     if (!sv.is_constant() || sv.dtype != DType::kFloat32) return false;

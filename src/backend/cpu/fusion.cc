@@ -111,6 +111,41 @@ bool EltwiseFor(const Graph& g, const Node& node, std::vector<EltwiseOp>* ops) {
     case OpKind::kAbs:
       ops->push_back({algorithm::eltwise_abs, 0.f, 0.f});
       break;
+    case OpKind::kNeg:
+      ops->push_back({algorithm::eltwise_linear, -1.f, 0.f});
+      break;
+    case OpKind::kReciprocal:
+      // eltwise_pow is alpha * x^beta.
+      ops->push_back({algorithm::eltwise_pow, 1.f, -1.f});
+      break;
+    case OpKind::kPow: {
+      // Only a constant scalar exponent maps to an eltwise op.
+      bool present = false;
+      float exponent = 0.f;
+      if (node.inputs.size() != 2 || !ConstantScalar(g, node, 1, &present, &exponent) || !present) {
+        return false;
+      }
+      if (g.value(node.outputs[0]).shape != g.value(node.inputs[0]).shape) return false;
+      if (exponent == 2.f) {
+        ops->push_back({algorithm::eltwise_square, 0.f, 0.f});
+      } else if (exponent == 0.5f) {
+        ops->push_back({algorithm::eltwise_sqrt, 0.f, 0.f});
+      } else {
+        ops->push_back({algorithm::eltwise_pow, 1.f, exponent});
+      }
+      break;
+    }
+    case OpKind::kGelu:
+      ops->push_back({a.GetString("approximate", "none") == "tanh" ? algorithm::eltwise_gelu_tanh
+                                                                   : algorithm::eltwise_gelu_erf,
+                      0.f, 0.f});
+      break;
+    case OpKind::kSoftplus:
+      ops->push_back({algorithm::eltwise_soft_relu, 0.f, 0.f});
+      break;
+    case OpKind::kMish:
+      ops->push_back({algorithm::eltwise_mish, 0.f, 0.f});
+      break;
     default:
       return false;
   }
@@ -159,6 +194,22 @@ FusionPlan PlanFusions(const Graph& g) {
       group.nodes.push_back(next);
       out = g.nodes()[static_cast<size_t>(next)].outputs[0];
     }
+    // MatMul then Add of a constant vector over the last dim (how exporters write a linear
+    // layer on rank > 2 data): the vector becomes the GEMM's bias.
+    if (head.op == OpKind::kMatMul && next >= 0 &&
+        g.nodes()[static_cast<size_t>(next)].op == OpKind::kAdd) {
+      const Node& add = g.nodes()[static_cast<size_t>(next)];
+      const ValueId other = add.inputs.size() == 2 && add.inputs[0] == out ? add.inputs[1]
+                            : add.inputs.size() == 2                       ? add.inputs[0]
+                                                                           : kNoValue;
+      if (other != kNoValue && other != out && !out_shape.empty() &&
+          IsConstantVector(g, other, out_shape.back()) && add.outputs.size() == 1 &&
+          g.value(add.outputs[0]).shape == out_shape && g.value(head.input(1)).is_constant()) {
+        group.matmul_bias = other;
+        group.nodes.push_back(next);
+        out = add.outputs[0];
+      }
+    }
     // Post-op grammar: [eltwise] [sum [eltwise]] for Conv, [eltwise] for Gemm/MatMul.
     bool eltwise_allowed = true;
     bool sum_allowed = is_conv;
@@ -200,6 +251,26 @@ FusionPlan PlanFusions(const Graph& g) {
     for (int m : group.nodes)
       plan.group_of[static_cast<size_t>(m)] = static_cast<int>(plan.groups.size());
     plan.groups.push_back(std::move(group));
+  }
+  // Pre-activation blocks (DenseNet): BatchNormalization then Relu as one oneDNN step, for the
+  // batch norms no convolution folded above.
+  for (size_t n = 0; n < num_nodes; ++n) {
+    const Node& head = g.nodes()[n];
+    if (head.removed || plan.group_of[n] >= 0) continue;
+    if (head.op == OpKind::kBatchNormalization && head.outputs.size() == 1 &&
+        IsF32(g, head.outputs[0])) {
+      const int c = only_consumer(head.outputs[0]);
+      if (c >= 0 && plan.group_of[static_cast<size_t>(c)] < 0 &&
+          g.nodes()[static_cast<size_t>(c)].op == OpKind::kRelu) {
+        FusionGroup group;
+        group.nodes = {static_cast<int>(n), c};
+        group.output = g.nodes()[static_cast<size_t>(c)].outputs[0];
+        for (int m : group.nodes) {
+          plan.group_of[static_cast<size_t>(m)] = static_cast<int>(plan.groups.size());
+        }
+        plan.groups.push_back(std::move(group));
+      }
+    }
   }
   return plan;
 }
