@@ -360,7 +360,14 @@ struct HttpFrontEnd::Impl {
       res.set_content(j.dump(), "application/json");
     });
     server->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(state->metrics->Prometheus(), "text/plain; version=0.0.4");
+      // The queue gauge is what a HorizontalPodAutoscaler scales on (docs/deploy.md).
+      std::string text = state->metrics->Prometheus();
+      text +=
+          "# HELP edgeinfer_queue_length Inference requests waiting for a worker\n"
+          "# TYPE edgeinfer_queue_length gauge\n"
+          "edgeinfer_queue_length " +
+          std::to_string(state->scheduler->queue_length()) + "\n";
+      res.set_content(text, "text/plain; version=0.0.4");
     });
     server->Get(std::string(kModelPrefix) + "/ready",
                 [this](const httplib::Request& req, httplib::Response& res) {
