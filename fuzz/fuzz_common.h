@@ -12,6 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 namespace edgeinfer::fuzz {
 // Largest tensor a target lets the code under test allocate.
 inline constexpr size_t kMaxTensorBytes = size_t{16} << 20;
+// Drops protobuf's log lines (one per input with invalid UTF-8 in a string: millions in a
+// fuzzing run). Call once, from a target that parses protobuf.
+void QuietProtobuf();
 }  // namespace edgeinfer::fuzz
 
 #endif  // EDGEINFER_FUZZ_FUZZ_COMMON_H_

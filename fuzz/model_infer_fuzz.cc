@@ -51,6 +51,8 @@ struct Fixture {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = (edgeinfer::fuzz::QuietProtobuf(), true);
+  (void)quiet;
   static Fixture* fixture = new Fixture();
   inference::ModelInferRequest request;
   // gRPC refuses what does not parse (INVALID_ARGUMENT, server/grpc_guard.h) before the service.

@@ -7,6 +7,8 @@
 #include "ops/passes.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = (edgeinfer::fuzz::QuietProtobuf(), true);
+  (void)quiet;
   using namespace edgeinfer;
   ImportOptions options;
   options.base_dir = "/nonexistent-fuzz-dir";  // external data must not be read

@@ -8,6 +8,8 @@
 #include "net/transfer_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = (edgeinfer::fuzz::QuietProtobuf(), true);
+  (void)quiet;
   using namespace edgeinfer;
   inference::ModelInferRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
