@@ -386,7 +386,7 @@ TEST(ServerHardeningTest, UploadsLoadOffTheInferencePath) {
   options.allow_upload = true;
   options.max_model_nodes = 100000;
   ASSERT_TRUE(edge.Start(options).ok());
-  const std::string slow = ChainModelBytes(8000);
+  const std::string slow = ChainModelBytes(5000);
   std::atomic<bool> upload_done{false};
   std::thread uploader([&] {
     auto stub = testing::Connect(edge.ports().grpc);

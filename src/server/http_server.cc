@@ -462,6 +462,9 @@ Result<std::unique_ptr<HttpFrontEnd>> HttpFrontEnd::Start(const ServerState* sta
     return Status::Unavailable("cannot listen for HTTP on '" + options.address + "'");
   }
   impl->listen_fd = impl->server.get()->*access::ListenSocket::Member();
+  // cpp-httplib listens with a backlog of 5: a burst of connections beyond it waits for SYN
+  // retransmissions (1 s, then 3 s). Listening again only raises the backlog.
+  listen(impl->listen_fd, SOMAXCONN);
   Impl* raw = impl.get();
   impl->acceptor = std::thread([raw] { raw->AcceptLoop(); });
   impl->watchdog = std::thread([raw] { raw->WatchdogLoop(); });
