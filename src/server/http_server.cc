@@ -96,8 +96,8 @@ void SendError(httplib::Response& res, const Status& status) {
 // Refusing a request's contents (before it reaches the queue): over a size limit is 413
 // Payload Too Large, not 429 Too Many Requests, which says "retry later" (a full queue).
 void SendRequestError(httplib::Response& res, const Status& status) {
-  SendError(res, status, status.code() == StatusCode::kResourceExhausted ? 413 : 0);
-  if (res.status == 0) res.status = HttpCode(status.code());
+  SendError(res, status,
+            status.code() == StatusCode::kResourceExhausted ? 413 : HttpCode(status.code()));
 }
 
 std::string PeerAddress(int fd) {
