@@ -15,7 +15,10 @@ constexpr char kUsage[] =
     "usage: edgeinfer serve [--repository DIR] [--grpc HOST:PORT] [--http HOST:PORT|none]\n"
     "                       [--threads N] [--workers N] [--max-queue N]\n"
     "                       [--max-message-bytes N] [--max-model-bytes N] [--token-file FILE]\n"
-    "                       [--tls-cert FILE --tls-key FILE] [--allow-upload]\n\n"
+    "                       [--tls-cert FILE --tls-key FILE] [--allow-upload]\n"
+    "                       [--max-model-nodes N] [--http-max-connections N]\n"
+    "                       [--http-max-connections-per-client N] [--http-request-timeout-ms "
+    "MS]\n\n"
     "Serves ONNX models over the KServe v2 protocol (gRPC, default 0.0.0.0:8001; HTTP/REST\n"
     "with Prometheus /metrics, default 0.0.0.0:8000). DIR holds NAME/VERSION/model.onnx.\n"
     "Requests run on N workers with --threads kernel threads each, behind a queue of\n"
@@ -23,7 +26,9 @@ constexpr char kUsage[] =
     "prints 'edgeinfer serve: listening grpc=HOST:PORT http=HOST:PORT'. SIGINT/SIGTERM stop it.\n"
     "--token-file: one bearer token a line; requests need 'authorization: Bearer <token>'.\n"
     "--allow-upload: accept models in RepositoryModelLoad (off by default).\n"
-    "Limits default to 1 GiB for messages and models.\n";
+    "Limits default to 1 GiB for messages and models and 10000 nodes a model. HTTP admits\n"
+    "256 connections (32 per client address; more are answered 503) and closes one that\n"
+    "takes over 30000 ms to send a request.\n";
 
 std::string HostOf(const std::string& address) {
   const size_t colon = address.rfind(':');
@@ -36,7 +41,9 @@ int ServeCommand(int argc, char** argv) {
   // Large tensors would otherwise be faulted into fresh pages on every request.
   net::RetainLargeAllocations();
   Args args({"--repository", "--grpc", "--http", "--threads", "--workers", "--max-queue",
-             "--max-message-bytes", "--max-model-bytes", "--token-file", "--tls-cert", "--tls-key"},
+             "--max-message-bytes", "--max-model-bytes", "--token-file", "--tls-cert", "--tls-key",
+             "--max-model-nodes", "--http-max-connections", "--http-max-connections-per-client",
+             "--http-request-timeout-ms"},
             {"--allow-upload", "--help", "-h"});
   if (!args.Parse(argc, argv)) {
     std::fprintf(stderr, "edgeinfer serve: %s (see --help)\n", args.error().c_str());
@@ -52,11 +59,17 @@ int ServeCommand(int argc, char** argv) {
     return 2;
   }
   server::ServerOptions options;
-  long long threads, workers, max_queue, max_message, max_model;
+  long long threads, workers, max_queue, max_message, max_model, max_nodes, http_connections,
+      http_per_client, http_timeout;
   if (!args.GetInt("--threads", 0, &threads) || !args.GetInt("--workers", 1, &workers) ||
       !args.GetInt("--max-queue", 64, &max_queue) ||
       !args.GetInt("--max-message-bytes", options.max_message_bytes, &max_message) ||
-      !args.GetInt("--max-model-bytes", options.max_model_bytes, &max_model)) {
+      !args.GetInt("--max-model-bytes", options.max_model_bytes, &max_model) ||
+      !args.GetInt("--max-model-nodes", options.max_model_nodes, &max_nodes) ||
+      !args.GetInt("--http-max-connections", options.http_max_connections, &http_connections) ||
+      !args.GetInt("--http-max-connections-per-client", options.http_max_connections_per_client,
+                   &http_per_client) ||
+      !args.GetInt("--http-request-timeout-ms", options.http_request_timeout_ms, &http_timeout)) {
     std::fprintf(stderr, "edgeinfer serve: %s\n", args.error().c_str());
     return 2;
   }
@@ -69,6 +82,10 @@ int ServeCommand(int argc, char** argv) {
   options.max_queue = static_cast<int>(max_queue);
   options.max_message_bytes = max_message;
   options.max_model_bytes = max_model;
+  options.max_model_nodes = max_nodes;
+  options.http_max_connections = static_cast<int>(http_connections);
+  options.http_max_connections_per_client = static_cast<int>(http_per_client);
+  options.http_request_timeout_ms = http_timeout;
   options.token_file = args.Get("--token-file");
   options.tls_cert = args.Get("--tls-cert");
   options.tls_key = args.Get("--tls-key");

@@ -99,6 +99,10 @@ Result<Tensor> ParseNpy(const std::string& bytes) {
   if (dtype == DType::kUndefined) {
     return Status::Unimplemented("unsupported .npy dtype '" + descr + "'");
   }
+  // The shape is a tuple, "(2, 3)" or "()": anything else (even an empty value) is malformed.
+  if (shape_text.size() < 2 || shape_text.front() != '(' || shape_text.back() != ')') {
+    return Status::InvalidArgument("malformed .npy shape '" + shape_text + "'");
+  }
   Shape shape;
   std::string dims = shape_text.substr(1, shape_text.size() - 2);
   std::stringstream ss(dims);

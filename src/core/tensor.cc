@@ -77,6 +77,11 @@ const char* DTypeName(DType dtype) {
 }
 
 int64_t NumElements(const Shape& shape) {
+  // A zero dimension anywhere makes the product 0, whatever the others (whose product alone
+  // may not fit: found by npy_fuzz).
+  for (int64_t d : shape) {
+    if (d == 0) return 0;
+  }
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
@@ -126,7 +131,9 @@ Result<Tensor> Tensor::Allocate(DType dtype, Shape shape, size_t max_bytes) {
   for (int64_t d : shape) {
     if (d < 0)
       return Status::InvalidArgument("negative dimension in shape " + ShapeToString(shape));
-    if (d != 0 && bytes > std::numeric_limits<size_t>::max() / static_cast<size_t>(d)) {
+    // Bounded by int64's range, not size_t's: element counts and byte sizes are int64 elsewhere.
+    constexpr size_t kMax = static_cast<size_t>(std::numeric_limits<int64_t>::max());
+    if (d != 0 && bytes > kMax / static_cast<size_t>(d)) {
       return Status::ResourceExhausted("tensor size overflows for shape " + ShapeToString(shape));
     }
     bytes *= static_cast<size_t>(d);

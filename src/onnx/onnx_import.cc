@@ -120,10 +120,17 @@ class Importer {
  public:
   // Consumes the initializers' bytes of `model` (moved into the graph's constants).
   Importer(onnx::ModelProto& model, const ImportOptions& options)
-      : model_(model), source_{options.base_dir, options.max_tensor_bytes} {}
+      : model_(model),
+        source_{options.base_dir, options.max_tensor_bytes},
+        max_nodes_(options.max_nodes) {}
 
   Result<Graph> Run() {
     if (!model_.has_graph()) return Status::InvalidArgument("ONNX model has no graph");
+    if (max_nodes_ > 0 && static_cast<size_t>(model_.graph().node_size()) > max_nodes_) {
+      return Status::ResourceExhausted("ONNX model has " +
+                                       std::to_string(model_.graph().node_size()) +
+                                       " nodes, over the limit of " + std::to_string(max_nodes_));
+    }
     EI_RETURN_IF_ERROR(ReadOpset());
     const onnx::GraphProto& gp = model_.graph();
     graph_.name = gp.name();
@@ -307,6 +314,7 @@ class Importer {
 
   onnx::ModelProto& model_;
   TensorSource source_;
+  const size_t max_nodes_;
   int64_t opset_ = 0;
   Graph graph_;
   std::unordered_set<std::string> graph_inputs_;

@@ -14,6 +14,9 @@ struct ImportOptions {
   std::string base_dir = ".";
   // Upper bound on any single tensor read from the model or its external data.
   size_t max_tensor_bytes = size_t{8} << 30;
+  // Upper bound on the graph's node count, checked right after parsing, before any per-node
+  // work (ResourceExhausted naming both numbers). 0: no limit.
+  size_t max_nodes = 0;
 };
 
 // Parses a serialized ModelProto. Supports default-domain opsets 7..17. Errors (with the

@@ -2,6 +2,8 @@
 
 #include <fstream>
 
+#include "core/sha256.h"
+
 namespace edgeinfer::server {
 
 namespace {
@@ -13,15 +15,17 @@ std::string Trim(const std::string& s) {
   return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
 }
 
-// Compares without an early exit, so response time does not reveal a matching prefix.
-bool SameBytes(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
+}  // namespace
+
+bool TokensMatch(const std::string& a, const std::string& b, size_t* bytes_compared) {
+  // Both sides are hashed to digests of one fixed length and the digests compared without an
+  // early exit, so neither a matching prefix nor the token's length shows in the time taken.
+  const std::string da = Sha256Hex(a), db = Sha256Hex(b);
   unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  for (size_t i = 0; i < da.size(); ++i) diff |= static_cast<unsigned char>(da[i] ^ db[i]);
+  if (bytes_compared != nullptr) *bytes_compared = da.size();
   return diff == 0;
 }
-
-}  // namespace
 
 Result<std::set<std::string>> LoadTokens(const std::string& path) {
   std::ifstream in(path);
@@ -47,7 +51,7 @@ Status CheckBearer(const std::string* header, const std::set<std::string>& token
   }
   const std::string token = Trim(header->substr(kPrefix.size()));
   bool found = false;
-  for (const std::string& t : tokens) found = SameBytes(t, token) || found;
+  for (const std::string& t : tokens) found = TokensMatch(t, token) || found;
   if (!found) return Status(StatusCode::kUnauthenticated, "unknown bearer token");
   return Status::Ok();
 }

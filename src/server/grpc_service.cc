@@ -25,8 +25,10 @@ const std::vector<std::string>& ServerExtensions() {
 
 grpc::Status ToGrpc(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  // Never an empty message: INTERNAL without one means "gRPC could not parse the request"
+  // to MalformedRequestInterceptorFactory (server/grpc_guard.h).
   return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(status.code())),
-                      status.message());
+                      status.message().empty() ? "error without a message" : status.message());
 }
 
 namespace {
@@ -81,6 +83,7 @@ void SetInt(google::protobuf::Map<std::string, inference::InferParameter>* param
 }  // namespace
 
 Status GrpcService::Authorize(const grpc::ServerContext* context) const {
+  EI_RETURN_IF_ERROR(CheckNotStopping(*state_));
   if (state_->tokens.empty()) return Status::Ok();
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
@@ -163,6 +166,17 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
     return ToGrpc(Status::InvalidArgument(
         "request has " + std::to_string(request->inputs_size()) + " inputs but " +
         std::to_string(request->raw_input_contents_size()) + " raw_input_contents"));
+  }
+  // KServe and Triton refuse a request that carries both forms: which one holds the data?
+  if (raw) {
+    for (const auto& in : request->inputs()) {
+      if (in.has_contents() && in.contents().ByteSizeLong() > 0) {
+        return ToGrpc(Status::InvalidArgument(
+            "input '" + in.name() +
+            "' has typed 'contents' but the request also has raw_input_contents; send every "
+            "input one way"));
+      }
+    }
   }
   // The request outlives every tensor decoded from it (the call is synchronous), so its bytes
   // are adopted without a copy through a non-owning handle.

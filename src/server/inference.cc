@@ -6,7 +6,23 @@
 
 namespace edgeinfer::server {
 
+namespace {
+
+Scheduler* LoaderOf(const ServerState& state) {
+  return state.loader != nullptr ? state.loader : state.scheduler;
+}
+
+}  // namespace
+
+Status CheckNotStopping(const ServerState& state) {
+  if (state.stopping.load(std::memory_order_acquire)) {
+    return Status::Unavailable("the server is shutting down");
+  }
+  return Status::Ok();
+}
+
 Result<InferReply> RunInference(const ServerState& state, const InferCall& call) {
+  EI_RETURN_IF_ERROR(CheckNotStopping(state));
   Result<std::shared_ptr<const ServedModel>> model =
       state.repository->Find(call.model, call.version);
   if (!model.ok()) return model.status();
@@ -46,7 +62,7 @@ Status UploadModel(const ServerState& state, const std::string& name, const std:
     return Status::Ok();
   }
   Status loaded = Status::Internal("load did not run");
-  EI_RETURN_IF_ERROR(state.scheduler->Run(
+  EI_RETURN_IF_ERROR(LoaderOf(state)->Run(
       [&] { loaded = state.repository->LoadFromBytes(name, version, bytes); }, deadline, nullptr));
   return loaded;
 }
@@ -54,7 +70,7 @@ Status UploadModel(const ServerState& state, const std::string& name, const std:
 Status ReloadModel(const ServerState& state, const std::string& name,
                    Scheduler::Clock::time_point deadline) {
   Status loaded = Status::Internal("load did not run");
-  EI_RETURN_IF_ERROR(state.scheduler->Run(
+  EI_RETURN_IF_ERROR(LoaderOf(state)->Run(
       [&] { loaded = state.repository->LoadFromDirectory(name); }, deadline, nullptr));
   return loaded;
 }

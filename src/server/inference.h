@@ -3,6 +3,7 @@
 #ifndef EDGEINFER_SERVER_INFERENCE_H_
 #define EDGEINFER_SERVER_INFERENCE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -40,22 +41,28 @@ struct InferReply {
 // Everything a front end needs; owned by EdgeServer, outliving both front ends.
 struct ServerState {
   ModelRepository* repository = nullptr;
-  Scheduler* scheduler = nullptr;
+  Scheduler* scheduler = nullptr;  // inference
+  Scheduler* loader = nullptr;     // model loads; null: loads run on `scheduler`
   Metrics* metrics = nullptr;
   std::set<std::string> tokens;  // empty: no authentication
   bool allow_upload = false;
   size_t max_tensor_bytes = size_t{1} << 30;
+  // Set when shutdown begins: front ends answer new calls UNAVAILABLE from then on.
+  std::atomic<bool> stopping{false};
 };
+
+// UNAVAILABLE "the server is shutting down" once `state.stopping` is set, else OK.
+Status CheckNotStopping(const ServerState& state);
 
 Result<InferReply> RunInference(const ServerState& state, const InferCall& call);
 
-// Loads an uploaded model on a worker (so compilation and profiling stay within the thread
-// budget). PermissionDenied unless uploads are enabled; an already loaded content-named model
-// (sha256-...) is kept as is.
+// Loads an uploaded model on the loader (so compilation and profiling stay within the thread
+// budget and never wait in, or delay, the inference queue). PermissionDenied unless uploads are
+// enabled; an already loaded content-named model (sha256-...) is kept as is.
 Status UploadModel(const ServerState& state, const std::string& name, const std::string& version,
                    const std::string& bytes, Scheduler::Clock::time_point deadline);
 
-// Reloads a model from the repository directory on a worker.
+// Reloads a model from the repository directory on the loader.
 Status ReloadModel(const ServerState& state, const std::string& name,
                    Scheduler::Clock::time_point deadline);
 

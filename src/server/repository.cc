@@ -24,10 +24,12 @@ bool IsValidModelName(const std::string& name) {
 
 bool IsValidVersion(const std::string& version) {
   if (version.empty() || version.size() > 18) return false;
+  bool positive = false;
   for (char c : version) {
     if (c < '0' || c > '9') return false;
+    positive = positive || c != '0';
   }
-  return true;
+  return positive;
 }
 
 bool ModelRepository::VersionLess::operator()(const std::string& a, const std::string& b) const {
@@ -99,6 +101,7 @@ Status ModelRepository::LoadFromDirectory(const std::string& name) {
     return Status::NotFound("model '" + name + "' is not in the repository");
   }
   Entry entry;
+  entry.from_directory = true;
   Status status;
   const fs::path config_path = dir / "config.pbtxt";
   if (fs::exists(config_path, ec)) {
@@ -138,7 +141,7 @@ Status ModelRepository::LoadFromDirectory(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!status.ok()) {
     // A failed reload keeps no stale versions: the model is unavailable with the reason.
-    models_[name] = Entry{{}, status.ToString(), nullptr};
+    models_[name] = Entry{{}, status.ToString(), nullptr, true};
     return status;
   }
   models_[name] = std::move(entry);
@@ -164,13 +167,40 @@ Status ModelRepository::LoadFromBytes(const std::string& name, const std::string
     return Status::InvalidArgument("model name '" + name + "' does not match its contents (" +
                                    net::ContentModelName(bytes) + ")");
   }
+  EI_RETURN_IF_ERROR(CheckUploadable(name));
   EI_ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model,
                       ServedModel::Create(name, version, bytes, "", options_.model));
   std::lock_guard<std::mutex> lock(mu_);
+  // Checked again under the lock: the directory model may have been loaded meanwhile.
+  auto existing = models_.find(name);
+  if (existing != models_.end() && existing->second.from_directory) {
+    return ShadowError(name);
+  }
   Entry& entry = models_[name];
   entry.failure.clear();
   entry.versions[version] = std::move(model);
   return Status::Ok();
+}
+
+Status ModelRepository::CheckUploadable(const std::string& name) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(name);
+    if (it != models_.end() && it->second.from_directory) return ShadowError(name);
+  }
+  // A repository model that is not loaded (unloaded, or not loaded yet) is protected too.
+  std::error_code ec;
+  if (!options_.directory.empty() && fs::exists(fs::path(options_.directory) / name, ec)) {
+    return ShadowError(name);
+  }
+  return Status::Ok();
+}
+
+Status ModelRepository::ShadowError(const std::string& name) {
+  return Status(StatusCode::kPermissionDenied,
+                "model '" + name +
+                    "' is provisioned from the repository directory; an upload cannot replace it "
+                    "(upload under another name, e.g. its content name)");
 }
 
 Status ModelRepository::Unload(const std::string& name) {

@@ -46,9 +46,11 @@ class ModelRepository {
   // InvalidArgument (naming the file and line, or the tensor and field) for a config.pbtxt that
   // is malformed or disagrees with a version.
   Status LoadFromDirectory(const std::string& name);
-  // Loads an uploaded model version from its bytes (replacing a previous one of that version).
-  // InvalidArgument for a bad name or a content name that does not match the bytes,
-  // ResourceExhausted over max_model_bytes, the importer's error for corrupt bytes.
+  // Loads an uploaded model version from its bytes (replacing a previous upload of that
+  // version). InvalidArgument for a bad name, a version that is not a positive integer or a
+  // content name that does not match the bytes, ResourceExhausted over max_model_bytes,
+  // PermissionDenied for the name of a model of the repository directory (uploads never shadow
+  // repository models), the importer's error for corrupt bytes.
   Status LoadFromBytes(const std::string& name, const std::string& version,
                        const std::string& bytes);
   // NotFound when no version of `name` is loaded.
@@ -76,7 +78,12 @@ class ModelRepository {
     std::map<std::string, std::shared_ptr<const ServedModel>, VersionLess> versions;
     std::string failure;                         // non-empty: the last load failed
     std::shared_ptr<const TritonConfig> config;  // null: no config.pbtxt
+    bool from_directory = false;                 // loaded (or failed) from the directory
   };
+
+  // PermissionDenied when `name` is a model of the repository directory.
+  Status CheckUploadable(const std::string& name) const;
+  static Status ShadowError(const std::string& name);
 
   const RepositoryOptions options_;
   mutable std::mutex mu_;
@@ -86,7 +93,7 @@ class ModelRepository {
 // True for names usable as a model directory: [A-Za-z0-9._-], not starting with '.', at most
 // 128 characters.
 bool IsValidModelName(const std::string& name);
-// True for a version directory name: 1 to 18 decimal digits.
+// True for a version: 1 to 18 decimal digits, not all zero (versions are positive integers).
 bool IsValidVersion(const std::string& version);
 
 }  // namespace edgeinfer::server

@@ -43,6 +43,7 @@ Result<std::unique_ptr<ServedModel>> ServedModel::Create(const std::string& name
                                                          const ServedModelOptions& options) {
   ImportOptions import;
   import.base_dir = base_dir.empty() ? kNoExternalDataDir : base_dir;
+  import.max_nodes = options.max_nodes;
   Result<Graph> graph = ImportOnnx(onnx_bytes, import);
   if (!graph.ok()) return graph.status().WithContext("model '" + name + "' version " + version);
   std::unique_ptr<ServedModel> model(new ServedModel(options));

@@ -30,6 +30,9 @@ struct ServedModelOptions {
   int threads = 0;         // kernel threads of each compiled slice; <= 0 all cores
   int profile_repeat = 3;  // timed runs of the load-time profile
   size_t max_slices = 32;  // compiled slices kept per model (least recently used dropped first)
+  // Models with more nodes are refused at import (ResourceExhausted), before any per-node
+  // work: load time grows with the node count. 0: no limit.
+  size_t max_nodes = 0;
 };
 
 struct SliceResult {

@@ -8,11 +8,14 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "server/auth.h"
+#include "server/grpc_guard.h"
 #include "server/grpc_service.h"
 #include "server/http_server.h"
 #include "server/inference.h"
+#include "server/log_limit.h"
 
 namespace edgeinfer::server {
 
@@ -31,6 +34,7 @@ Result<std::string> ReadText(const std::string& path, const char* what) {
 struct EdgeServer::Impl {
   std::unique_ptr<ModelRepository> repository;
   std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<Scheduler> loader;
   Metrics metrics;
   ServerState state;
   std::unique_ptr<GrpcService> service;
@@ -55,10 +59,19 @@ Status EdgeServer::Start(const ServerOptions& options) {
     impl_->started = true;
   }
   if (options.workers < 1 || options.max_queue < 1 || options.max_message_bytes <= 0 ||
-      options.max_model_bytes <= 0) {
+      options.max_model_bytes <= 0 || options.max_model_nodes <= 0) {
     return Status::InvalidArgument(
-        "--workers must be >= 1, --max-queue >= 1, --max-message-bytes and --max-model-bytes > 0");
+        "--workers must be >= 1, --max-queue >= 1, --max-message-bytes, --max-model-bytes and "
+        "--max-model-nodes > 0");
   }
+  if (options.http_max_connections < 1 || options.http_max_connections_per_client < 1 ||
+      options.http_request_timeout_ms <= 0 || options.http_idle_timeout_ms <= 0) {
+    return Status::InvalidArgument(
+        "--http-max-connections and --http-max-connections-per-client must be >= 1, "
+        "--http-request-timeout-ms and --http-idle-timeout-ms > 0");
+  }
+  // Invalid UTF-8 in a request's strings makes protobuf log a line per request.
+  LimitProtobufLogging();
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return Status::InvalidArgument("--tls-cert and --tls-key must be given together");
   }
@@ -70,14 +83,20 @@ Status EdgeServer::Start(const ServerOptions& options) {
   repo.directory = options.repository;
   repo.max_model_bytes = static_cast<size_t>(options.max_model_bytes);
   repo.model.threads = options.threads;
+  repo.model.max_nodes = static_cast<size_t>(options.max_model_nodes);
   s.repository = std::make_unique<ModelRepository>(repo);
   SchedulerOptions sched;
   sched.workers = options.workers;
   sched.threads = options.threads;
   sched.max_queue = options.max_queue;
   s.scheduler = std::make_unique<Scheduler>(sched);
+  // One loader thread: loads queue behind each other, never behind (or in front of) inference.
+  SchedulerOptions load_sched = sched;
+  load_sched.workers = 1;
+  s.loader = std::make_unique<Scheduler>(load_sched);
   s.state.repository = s.repository.get();
   s.state.scheduler = s.scheduler.get();
+  s.state.loader = s.loader.get();
   s.state.metrics = &s.metrics;
   s.state.allow_upload = options.allow_upload;
   s.state.max_tensor_bytes = static_cast<size_t>(options.max_message_bytes);
@@ -85,21 +104,21 @@ Status EdgeServer::Start(const ServerOptions& options) {
   if (!options.repository.empty()) {
     // Loading runs on a worker, within the thread budget, like every later load.
     Status loaded = Status::Internal("repository load did not run");
-    EI_RETURN_IF_ERROR(s.scheduler->Run([&] { loaded = s.repository->LoadAll(); },
-                                        Scheduler::Clock::time_point::max(), nullptr));
+    EI_RETURN_IF_ERROR(s.loader->Run([&] { loaded = s.repository->LoadAll(); },
+                                     Scheduler::Clock::time_point::max(), nullptr));
     if (!loaded.ok()) {
       std::fprintf(stderr, "edgeinfer serve: warning: %s\n", loaded.ToString().c_str());
     }
   }
 
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  std::string cert, key;
   if (!options.tls_cert.empty()) {
-    EI_ASSIGN_OR_RETURN(std::string cert, ReadText(options.tls_cert, "TLS certificate"));
-    EI_ASSIGN_OR_RETURN(std::string key, ReadText(options.tls_key, "TLS key"));
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({key, cert});
-    credentials = grpc::SslServerCredentials(ssl);
+    EI_ASSIGN_OR_RETURN(cert, ReadText(options.tls_cert, "TLS certificate"));
+    EI_ASSIGN_OR_RETURN(key, ReadText(options.tls_key, "TLS key"));
   }
+  // Tokens are checked on a call's headers, before its message is read (server/grpc_guard.h).
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      GuardedCredentials(s.state.tokens, &s.state.stopping, cert, key);
   s.service = std::make_unique<GrpcService>(&s.state);
   grpc::ServerBuilder builder;
   const int max_message = static_cast<int>(std::min<int64_t>(options.max_message_bytes, INT_MAX));
@@ -110,9 +129,13 @@ Status EdgeServer::Start(const ServerOptions& options) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20);
   builder.AddListeningPort(options.grpc_address, credentials, &s.ports.grpc);
   builder.RegisterService(s.service.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<MalformedRequestInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   s.grpc_server = builder.BuildAndStart();
   if (s.grpc_server == nullptr || s.ports.grpc == 0) {
     s.scheduler->Shutdown();
+    s.loader->Shutdown();
     return Status::Unavailable("cannot listen for gRPC on '" + options.grpc_address + "'");
   }
   if (!options.http_address.empty()) {
@@ -121,10 +144,16 @@ Status EdgeServer::Start(const ServerOptions& options) {
     http.tls_cert = options.tls_cert;
     http.tls_key = options.tls_key;
     http.max_body_bytes = static_cast<size_t>(options.max_message_bytes);
+    http.max_connections = options.http_max_connections;
+    http.max_connections_per_client = options.http_max_connections_per_client;
+    http.request_timeout = std::chrono::milliseconds(options.http_request_timeout_ms);
+    http.idle_timeout = std::chrono::milliseconds(options.http_idle_timeout_ms);
+    http.clock = options.clock != nullptr ? options.clock : RealClock();
     Result<std::unique_ptr<HttpFrontEnd>> front = HttpFrontEnd::Start(&s.state, http);
     if (!front.ok()) {
       s.grpc_server->Shutdown();
       s.scheduler->Shutdown();
+      s.loader->Shutdown();
       return front.status();
     }
     s.http = std::move(front).value();
@@ -145,12 +174,19 @@ void EdgeServer::Shutdown() {
     if (s.stopped) return;
     s.stopped = true;
   }
+  // From here on the front ends answer new calls UNAVAILABLE without touching the queue.
+  s.state.stopping.store(true, std::memory_order_release);
   // Queued requests fail and running ones finish here (the scheduler joins its workers), so
   // every handler is about to return. The grace period only lets their replies be written:
   // gRPC otherwise waits for the whole deadline whenever a client holds an idle connection.
   if (s.scheduler) s.scheduler->Shutdown();
+  if (s.loader) s.loader->Shutdown();
   if (s.http) s.http->Stop();
   if (s.grpc_server) {
+    // Calls that passed the gate just before `stopping` was set reach their handler (which
+    // answers UNAVAILABLE) rather than being cancelled by gRPC's shutdown below.
+    constexpr auto kDrain = std::chrono::milliseconds(50);
+    std::this_thread::sleep_for(kDrain);
     constexpr auto kReplyGrace = std::chrono::milliseconds(300);
     s.grpc_server->Shutdown(std::chrono::system_clock::now() + kReplyGrace);
     s.grpc_server->Wait();

@@ -1,7 +1,9 @@
 // EdgeServer: the edge daemon as a library class (used by `edgeinfer serve` and by tests).
 //
 // Start() loads and profiles the repository, then listens for gRPC (KServe v2 / Triton) and,
-// when http_address is set, HTTP/REST v2 with Prometheus /metrics. Shutdown() stops both, fails
+// when http_address is set, HTTP/REST v2 with Prometheus /metrics. Model loads (the repository,
+// uploads, reloads) run on a loader thread of their own, so a slow load never delays
+// inference. Shutdown() stops both front ends (calls arriving meanwhile get UNAVAILABLE), fails
 // queued requests with UNAVAILABLE and lets running ones finish. Not copyable; Start once.
 #ifndef EDGEINFER_SERVER_SERVER_H_
 #define EDGEINFER_SERVER_SERVER_H_
@@ -10,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.h"
 #include "edgeinfer/status.h"
 
 namespace edgeinfer::server {
@@ -23,8 +26,20 @@ struct ServerOptions {
   int max_queue = 64;
   int64_t max_message_bytes = int64_t{1} << 30;
   int64_t max_model_bytes = int64_t{1} << 30;
-  std::string token_file;  // one bearer token a line; "" disables authentication
-  std::string tls_cert;    // PEM files; both or neither
+  // Models with more nodes are refused before any per-node work (load time grows with it).
+  int64_t max_model_nodes = 10000;
+  // HTTP connections: at most this many open at once, and per client address; a connection
+  // over either bound is answered 503 and closed at once. Each admitted one holds a thread.
+  int http_max_connections = 256;
+  int http_max_connections_per_client = 32;
+  // Reading one HTTP request (headers and body) may take at most this long, however slowly
+  // the bytes trickle in; then the connection is closed. An idle keep-alive connection is
+  // closed after http_idle_timeout_ms.
+  int64_t http_request_timeout_ms = 30000;
+  int64_t http_idle_timeout_ms = 5000;
+  const Clock* clock = RealClock();  // time source of the HTTP request timeout (tests: FakeClock)
+  std::string token_file;            // one bearer token a line; "" disables authentication
+  std::string tls_cert;              // PEM files; both or neither
   std::string tls_key;
   bool allow_upload = false;
 };
