@@ -11,11 +11,13 @@
 
 #include "core/lru_cache.h"
 #include "net/client.h"
+#include "net/endpoint_pool.h"
 #include "ops/passes.h"
 #include "planner/cost_table.h"
 #include "planner/estimators.h"
 #include "planner/planner.h"
 #include "runtime/device_profile.h"
+#include "runtime/failover.h"
 #include "runtime/local_session.h"
 #include "runtime/remote_stats.h"
 #include "runtime/session_inputs.h"
@@ -39,6 +41,8 @@ constexpr int64_t kProbeMinBytes = 64 * 1024;
 // timers, fused steps shared evenly) for its load factor to mean anything; only its queue time
 // is used.
 constexpr double kMinLoadFactorMs = 0.5;
+// Failover: probes of down servers run this often.
+constexpr int kFailoverProbePeriodMs = 100;
 // Deadline of background probes: a probe never holds the destructor longer than this.
 constexpr int kProbeTimeoutMs = 5000;
 // Lossless codec tried for uploads. Its ratio per tensor and its speed are learnt from the
@@ -65,12 +69,14 @@ class AutoSession final : public Session {
  public:
   AutoSession(Graph specialised, std::unique_ptr<Session> full,
               std::unique_ptr<net::EdgeClient> client, std::unique_ptr<net::EdgeClient> prober,
-              std::string model_name, planner::CostTable table, planner::Policy policy,
-              SessionOptions options)
+              std::unique_ptr<FailoverCaller> caller, bool fallback_local, std::string model_name,
+              planner::CostTable table, planner::Policy policy, SessionOptions options)
       : graph_(std::move(specialised)),
         full_(std::move(full)),
         client_(std::move(client)),
         prober_(std::move(prober)),
+        caller_(std::move(caller)),
+        fallback_local_(fallback_local),
         model_name_(std::move(model_name)),
         table_(std::move(table)),
         policy_(policy),
@@ -146,6 +152,10 @@ class AutoSession final : public Session {
   const std::unique_ptr<Session> full_;            // the whole model on this device
   const std::unique_ptr<net::EdgeClient> client_;  // thread safe
   const std::unique_ptr<net::EdgeClient> prober_;  // background probes, short deadline
+  // Failover (an accelerator list): the server part's calls go through it; client_ and prober_
+  // then talk to the server whose profile built the cost table, for the link and load probes.
+  const std::unique_ptr<FailoverCaller> caller_;  // thread safe; may be null
+  const bool fallback_local_;                     // with caller_: run locally when no server can
   const std::string model_name_;
   const planner::CostTable table_;
   const planner::Policy policy_;
@@ -314,9 +324,29 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
       net::TransferOptions transfer;
       if (prediction.compress || unseen) transfer.compression = kCodec;
       net::InferTiming timing;
-      EI_ASSIGN_OR_RETURN(
-          std::vector<NamedTensor> received,
-          client_->Infer(model_name_, sent, part->plan.remote_outputs, &timing, transfer));
+      std::vector<NamedTensor> received;
+      if (caller_ == nullptr) {
+        EI_ASSIGN_OR_RETURN(received, client_->Infer(model_name_, sent, part->plan.remote_outputs,
+                                                     &timing, transfer));
+      } else {
+        FailoverReport report;
+        Result<std::vector<NamedTensor>> r =
+            caller_->Infer(sent, part->plan.remote_outputs, &timing, transfer, &report);
+        if (!r.ok()) {
+          if (!fallback_local_ || !FailoverCaller::IsServerFailure(r.status())) return r.status();
+          // No server could answer: the whole model on this device.
+          const auto device_start = SteadyClock::now();
+          EI_ASSIGN_OR_RETURN(result, full_->Run(inputs));
+          local.device_ms += MsBetween(device_start, SteadyClock::now());
+          local.fell_back = true;
+          local.total_ms = MsBetween(start, SteadyClock::now());
+          if (stats != nullptr) *stats = std::move(local);
+          return result;
+        }
+        received = std::move(r).value();
+        local.server = report.server;
+        local.attempts = report.attempts;
+      }
       Learn(timing, prediction.device_nodes);
       for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
       local.compressed = !transfer.compression.empty();
@@ -422,10 +452,31 @@ Result<std::unique_ptr<Session>> OpenAutoSession(Graph graph, const std::string&
   Status s = Specialize(&specialised, shapes);
   if (!s.ok()) return s.WithContext(what);
 
-  EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client,
-                      net::EdgeClient::Connect(config.client));
-  net::EdgeClientOptions probe_options = config.client;
-  probe_options.timeout_ms = std::min(config.client.timeout_ms, kProbeTimeoutMs);
+  // Failover: some server must hold the model; the first that does gives the server profile
+  // and is the one the link and load probes measure.
+  std::unique_ptr<FailoverCaller> caller;
+  net::EdgeClientOptions profiled = config.client;
+  if (config.failover) {
+    EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EndpointPool> pool,
+                        net::EndpointPool::Create(config.servers));
+    FailoverOptions failover;
+    failover.timeout_ms = config.client.timeout_ms;
+    failover.attempt_timeout_ms = config.attempt_timeout_ms;
+    caller = std::make_unique<FailoverCaller>(
+        std::move(pool), std::make_shared<const std::string>(model_bytes), failover);
+    Status ensured = caller->EnsureSomewhere();
+    if (!ensured.ok()) return ensured.WithContext(what + ": uploading the model");
+    for (size_t i = 0; i < caller->pool().size(); ++i) {
+      if (caller->pool().model_ready(i)) {
+        profiled = config.servers[i];
+        break;
+      }
+    }
+    caller->StartProber(kFailoverProbePeriodMs);
+  }
+  EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client, net::EdgeClient::Connect(profiled));
+  net::EdgeClientOptions probe_options = profiled;
+  probe_options.timeout_ms = std::min(profiled.timeout_ms, kProbeTimeoutMs);
   EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> prober,
                       net::EdgeClient::Connect(probe_options));
   Result<std::string> model_name = client->EnsureModel(model_bytes);
@@ -442,7 +493,8 @@ Result<std::unique_ptr<Session>> OpenAutoSession(Graph graph, const std::string&
 
   auto session = std::make_unique<AutoSession>(
       std::move(specialised), std::move(full), std::move(client), std::move(prober),
-      std::move(model_name).value(), std::move(table).value(), policy, options);
+      std::move(caller), config.fallback_local, std::move(model_name).value(),
+      std::move(table).value(), policy, options);
   s = session->Warm(zeros);
   if (!s.ok()) return s.WithContext(what + ": probing the server");
   session->StartProber();
