@@ -106,7 +106,7 @@ Result<std::vector<NamedTensor>> FailoverCaller::Infer(const std::vector<NamedTe
                                                        const std::vector<std::string>& outputs,
                                                        net::InferTiming* timing,
                                                        const net::TransferOptions& transfer,
-                                                       FailoverReport* report) {
+                                                       FailoverReport* report, int preferred) {
   const Clock* clock = pool_->clock();
   const Clock::TimePoint start = clock->Now();
   const Clock::TimePoint deadline = start + std::chrono::milliseconds(options_.timeout_ms);
@@ -126,6 +126,10 @@ Result<std::vector<NamedTensor>> FailoverCaller::Infer(const std::vector<NamedTe
       again.reset();
     } else {
       std::vector<size_t> order = pool_->Candidates();
+      if (attempts == 0 && preferred >= 0) {
+        auto p = std::find(order.begin(), order.end(), static_cast<size_t>(preferred));
+        if (p != order.end()) std::rotate(order.begin(), p, p + 1);
+      }
       if (order.empty()) order = pool_->AllByPreference();
       auto untried =
           std::find_if(order.begin(), order.end(), [&](size_t s) { return tried.count(s) == 0; });
@@ -169,6 +173,7 @@ Result<std::vector<NamedTensor>> FailoverCaller::Infer(const std::vector<NamedTe
       pool_->ReportSuccess(i);
       if (report != nullptr) {
         report->server = pool_->address(i);
+        report->server_index = i;
         report->attempts = attempts;
       }
       return r;

@@ -40,7 +40,8 @@ struct FailoverOptions {
 
 // Which server answered and after how many inference attempts.
 struct FailoverReport {
-  std::string server;  // "HOST:PORT"
+  std::string server;       // "HOST:PORT"
+  size_t server_index = 0;  // in the pool
   int attempts = 0;
 };
 
@@ -65,12 +66,13 @@ class FailoverCaller {
 
   // Runs the model from `inputs` to `outputs` on some server. Errors: the request's own error
   // (not retried), or, when no attempt succeeded, Unavailable (DeadlineExceeded when the overall
-  // deadline passed) naming every server tried and its last error.
+  // deadline passed) naming every server tried and its last error. `preferred` (a pool index;
+  // negative: none) takes the first attempt when the pool lists it among its candidates.
   Result<std::vector<NamedTensor>> Infer(const std::vector<NamedTensor>& inputs,
                                          const std::vector<std::string>& outputs,
                                          net::InferTiming* timing,
                                          const net::TransferOptions& transfer,
-                                         FailoverReport* report);
+                                         FailoverReport* report, int preferred = -1);
 
   const std::string& model_name() const { return model_name_; }
   net::EndpointPool& pool() const { return *pool_; }
