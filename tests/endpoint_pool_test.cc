@@ -136,6 +136,11 @@ TEST_F(EndpointPoolTest, FailuresMakeSuspectThenDownWithDoublingBackoff) {
   EXPECT_TRUE(pool_->model_ready(1));
   // Suspect servers are still tried, after the healthy ones.
   for (int k = 0; k < 4; ++k) EXPECT_EQ(pool_->Candidates().back(), 1u);
+  // ... and probed after the first wait.
+  clock_.AdvanceMs(249);
+  EXPECT_TRUE(pool_->DueForProbe().empty());
+  clock_.AdvanceMs(1);
+  EXPECT_EQ(pool_->DueForProbe(), (std::vector<size_t>{1}));
 
   pool_->ReportFailure(1);
   EXPECT_EQ(pool_->health(1), ServerHealth::kDown);

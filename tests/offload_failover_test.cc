@@ -298,5 +298,52 @@ TEST_F(OffloadFailoverTest, ServerThatLostTheModelGetsItAgain) {
   EXPECT_LE(RelativeL2((*out)[0].tensor, LocalOutput(*local_, 7)), kTolerance);
 }
 
+TEST_F(OffloadFailoverTest, RestartedServerIsUsedAgainAndGetsTheModelAgain) {
+  TempDir repo_a, repo_a2, repo_b;
+  const std::string port = std::to_string(ClosedPort());
+  auto start_a = [&](TempDir& repo) {
+    // A later --grpc wins: the restarted server listens where the first one did.
+    auto s = EdgeServerProcess::Start(EDGEINFER_CLI, repo.path(),
+                                      {"--threads", "1", "--grpc", "127.0.0.1:" + port});
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  };
+  auto a = start_a(repo_a);
+  auto b = StartServer(repo_b);
+  ASSERT_TRUE(a && b);
+  const std::string a_address = a->grpc_address();
+  auto session = Open(a->endpoint() + "," + b->endpoint(), "remote");
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*session)->Run(Input(i)).ok());
+  a->Kill();
+  for (int i = 0; i < 4; ++i) {
+    RunStats stats;
+    ASSERT_TRUE((*session)->RunWithStats(Input(i), &stats).ok());
+    EXPECT_EQ(stats.server, b->grpc_address());
+  }
+  // A restarts empty (it lost the uploaded model), on the same address.
+  auto a2 = start_a(repo_a2);
+  ASSERT_TRUE(a2);
+  ASSERT_EQ(a2->grpc_address(), a_address);
+  const auto restarted = std::chrono::steady_clock::now();
+  double used_after_ms = -1.0;
+  for (int i = 0; i < 2000 && used_after_ms < 0.0; ++i) {
+    RunStats stats;
+    auto out = (*session)->RunWithStats(Input(i), &stats);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_LE(RelativeL2((*out)[0].tensor, LocalOutput(*local_, i)), kTolerance);
+    if (stats.server == a_address) {
+      used_after_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - restarted)
+              .count();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GE(used_after_ms, 0.0) << "the restarted server was never used again";
+  // Backoff capped at 2 s, probes every 100 ms: well within 5 s.
+  EXPECT_LT(used_after_ms, 5000.0);
+  std::printf("[failover] restarted server used again after %.0f ms\n", used_after_ms);
+}
+
 }  // namespace
 }  // namespace edgeinfer::testing

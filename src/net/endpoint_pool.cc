@@ -197,7 +197,10 @@ void EndpointPool::ReportFailure(size_t i) {
   State& s = states_[i];
   ++s.failures;
   if (s.health == ServerHealth::kHealthy) {
+    // Still tried (after the healthy ones), and probed after the first wait: a server that
+    // failed once and gets no more requests must not stay suspect forever.
     s.health = ServerHealth::kSuspect;
+    s.retry_at = now + Ms(options_.backoff_initial_ms);
     return;
   }
   s.health = ServerHealth::kDown;
@@ -225,7 +228,9 @@ std::vector<size_t> EndpointPool::DueForProbe() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<size_t> due;
   for (size_t i = 0; i < states_.size(); ++i) {
-    if (states_[i].health == ServerHealth::kDown && now >= states_[i].retry_at) due.push_back(i);
+    if (states_[i].health != ServerHealth::kHealthy && now >= states_[i].retry_at) {
+      due.push_back(i);
+    }
   }
   return due;
 }

@@ -11,8 +11,9 @@
 //
 // A down server is skipped until its backoff (initial, doubling per failure, capped) has
 // passed; then a probe (ProbeDue, ServerLive with the probe deadline) or, when every other
-// server failed too, a request tries it again. All timing reads PoolOptions::clock, so the
-// state machine is tested exactly with a FakeClock.
+// server failed too, a request tries it again. A suspect server is still tried (after the
+// healthy ones) and is probed once backoff_initial_ms after its failure. All timing reads
+// PoolOptions::clock, so the state machine is tested exactly with a FakeClock.
 //
 // Thread safety: every method may be called concurrently; the clients are thread safe.
 #ifndef EDGEINFER_NET_ENDPOINT_POOL_H_
@@ -94,7 +95,8 @@ class EndpointPool {
   bool model_ready(size_t i) const;
   void set_model_ready(size_t i, bool ready);
 
-  // Down servers whose backoff has passed.
+  // Down servers whose backoff has passed, and suspect servers backoff_initial_ms after their
+  // failure.
   std::vector<size_t> DueForProbe();
   // Probes server i with ServerLive (probe_timeout_ms) and reports the outcome.
   void Probe(size_t i);
