@@ -20,6 +20,7 @@
 #include "offload_util.h"
 #include "onnx/onnx_io.h"
 #include "oracle_util.h"
+#include "testbed/linkem.h"
 #include "zoo/builder.h"
 
 namespace edgeinfer::testing {
@@ -229,6 +230,43 @@ TEST_F(OffloadFailoverTest, SilentServerCostsOneAttemptDeadlineThenIsSkipped) {
   // At most two requests try the silent server (healthy -> suspect -> down); afterwards it is
   // skipped while its backoff lasts.
   EXPECT_LE(retried, 2);
+}
+
+TEST_F(OffloadFailoverTest, StalledLinkCostsOneAttemptDeadlineThenTheOtherServerAnswers) {
+  TempDir repo_a, repo_b;
+  auto a = StartServer(repo_a);
+  auto b = StartServer(repo_b);
+  ASSERT_TRUE(a && b);
+  net::LinkOptions link;
+  link.to = a->grpc_address();
+  auto linkem = net::LinkEmulator::Start(link);
+  ASSERT_TRUE(linkem.ok()) << linkem.status().ToString();
+  constexpr int kAttemptMs = 400;
+  auto session =
+      Open("grpc://" + (*linkem)->address() + "," + b->endpoint(), "remote", 20000, kAttemptMs);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  std::set<std::string> before;
+  for (int i = 0; i < 6; ++i) {
+    RunStats stats;
+    ASSERT_TRUE((*session)->RunWithStats(Input(i), &stats).ok());
+    before.insert(stats.server);
+  }
+  EXPECT_EQ(before.count((*linkem)->address()), 1u) << "the link carried requests before";
+  (*linkem)->SetStalled(true);
+  int retried = 0;
+  for (int i = 0; i < 8; ++i) {
+    RunStats stats;
+    auto out = (*session)->RunWithStats(Input(i), &stats);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_LE(RelativeL2((*out)[0].tensor, LocalOutput(*local_, i)), kTolerance);
+    EXPECT_EQ(stats.server, b->grpc_address());
+    // The per-attempt deadline plus one retry (2 s of slack for a loaded machine), far below
+    // the 20 s request deadline.
+    EXPECT_LT(stats.total_ms, kAttemptMs + 2000.0);
+    if (stats.attempts > 1) ++retried;
+  }
+  EXPECT_GE(retried, 1) << "some request met the stalled link";
+  (*linkem)->SetStalled(false);
 }
 
 TEST_F(OffloadFailoverTest, AllServersDownFailsNamingThemOrRunsLocally) {
