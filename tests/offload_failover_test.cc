@@ -269,6 +269,37 @@ TEST_F(OffloadFailoverTest, StalledLinkCostsOneAttemptDeadlineThenTheOtherServer
   (*linkem)->SetStalled(false);
 }
 
+TEST_F(OffloadFailoverTest, KeepaliveNoticesAStalledLinkBeforeTheAttemptDeadline) {
+  TempDir repo_a, repo_b;
+  auto a = StartServer(repo_a);
+  auto b = StartServer(repo_b);
+  ASSERT_TRUE(a && b);
+  net::LinkOptions link;
+  link.to = a->grpc_address();
+  auto linkem = net::LinkEmulator::Start(link);
+  ASSERT_TRUE(linkem.ok()) << linkem.status().ToString();
+  // 30 s per request, so 10 s for the first attempt: only keepalive (2 s ping, 2 s timeout) can
+  // end an attempt on the stalled link sooner.
+  auto session = Open("grpc://" + (*linkem)->address() + "," + b->endpoint(), "remote", 30000);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*session)->Run(Input(i)).ok());
+  (*linkem)->SetStalled(true);
+  double slowest_ms = 0.0;
+  int retried = 0;
+  for (int i = 0; i < 4; ++i) {
+    RunStats stats;
+    auto out = (*session)->RunWithStats(Input(i), &stats);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_EQ(stats.server, b->grpc_address());
+    if (stats.attempts > 1) ++retried;
+    slowest_ms = std::max(slowest_ms, stats.total_ms);
+  }
+  EXPECT_GE(retried, 1);
+  EXPECT_LT(slowest_ms, 8000.0) << "the stalled attempt ran to its 10 s deadline";
+  std::printf("[failover] keepalive: slowest request over the stalled link %.0f ms\n", slowest_ms);
+  (*linkem)->SetStalled(false);
+}
+
 TEST_F(OffloadFailoverTest, AllServersDownFailsNamingThemOrRunsLocally) {
   const std::string a = "127.0.0.1:" + std::to_string(ClosedPort());
   const std::string b = "127.0.0.1:" + std::to_string(ClosedPort());
