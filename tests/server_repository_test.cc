@@ -387,6 +387,61 @@ TEST(ExternalDataTest, OverTwoGibibytesIsRefusedBeforeReading) {
       << inlined.status().ToString();
 }
 
+// A server indexes every repository model by its content name: a device asking for
+// sha256-... of bytes the server holds under another name finds them and uploads nothing.
+TEST_F(RepositoryConfigTest, RepositoryModelIsFoundByItsContentName) {
+  ASSERT_TRUE(Load().ok());
+  const std::string content = net::ContentModelName(TinyModelBytes());
+  auto by_content = repository_->Find(content, "");
+  ASSERT_TRUE(by_content.ok()) << by_content.status().ToString();
+  EXPECT_EQ(by_content->get(), repository_->Find("tiny", "").value().get());
+  EXPECT_EQ(repository_->Find(net::ContentModelName("other bytes"), "").status().code(),
+            StatusCode::kNotFound);
+  // The index lists the model once, under its own name.
+  ASSERT_EQ(repository_->Index().size(), 1u);
+  EXPECT_EQ(repository_->Index()[0].name, "tiny");
+  // Unloading the model drops its content name too.
+  ASSERT_TRUE(repository_->Unload("tiny").ok());
+  EXPECT_EQ(repository_->Find(content, "").status().code(), StatusCode::kNotFound);
+}
+
+TEST(RepositoryContentOffloadTest, DeviceUploadsNothingTheServerHoldsUnderAnotherName) {
+  testing::TempDir repo;
+  const std::string bytes = TinyModelBytes();
+  WriteModel(repo.path(), "tiny_on_disk", bytes);
+  auto server = testing::EdgeServerProcess::Start(EDGEINFER_CLI, repo.path(), {"--threads", "1"});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  // One server, and a list (failover) whose second server is down.
+  const std::string down = "127.0.0.1:" + std::to_string(testing::ClosedPort());
+  for (const std::string& accelerator :
+       {(*server)->endpoint(), (*server)->endpoint() + "," + down}) {
+    SCOPED_TRACE(accelerator);
+    SessionOptions o;
+    o.accelerator = accelerator;
+    o.threads = 1;
+    auto session = Session::OpenFromBytes(bytes, ".", o);
+    ASSERT_TRUE(session.ok()) << session.status().ToString() << "\n" << (*server)->Log();
+    auto got = (*session)->Run(TinyInput());
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+  }
+  net::EdgeClientOptions options;
+  options.address = (*server)->grpc_address();
+  auto client = net::EdgeClient::Connect(options);
+  ASSERT_TRUE(client.ok());
+  auto ready = (*client)->ModelReady(net::ContentModelName(bytes));
+  ASSERT_TRUE(ready.ok());
+  EXPECT_TRUE(*ready);
+  // Nothing was uploaded: the repository holds the one model from disk.
+  auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel((*server)->grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  inference::RepositoryIndexRequest req;
+  inference::RepositoryIndexResponse res;
+  ASSERT_TRUE(stub->RepositoryIndex(&ctx, req, &res).ok());
+  ASSERT_EQ(res.models_size(), 1);
+  EXPECT_EQ(res.models(0).name(), "tiny_on_disk");
+}
+
 class ExternalDataOffloadTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { server_.Start(EDGEINFER_CLI); }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "args.h"
 #include "backend/cpu/openmp_env.h"
@@ -42,7 +43,11 @@ void PrintHelp() {
       "  --backend NAME         cpu (oneDNN, default) or reference (naive kernels)\n"
       "  --json                 print one JSON object on stdout instead of text\n"
       "  --edge HOST:PORT       edge server (grpc://HOST:PORT or grpcs://HOST:PORT also accepted;\n"
-      "                         default: $EDGEINFER_ACCELERATOR)\n"
+      "                         default: $EDGEINFER_ACCELERATOR). Several servers: a comma list\n"
+      "                         (a:8001,b:8001) or dns:///NAME:PORT (every A record of NAME);\n"
+      "                         a list turns on failover: a request that a server cannot answer\n"
+      "                         (UNAVAILABLE, its attempt deadline, a full queue) is retried on\n"
+      "                         another, a server that lost the model gets it again\n"
       "  --mode MODE            local, remote (whole model on the server; default with --edge),\n"
       "                         split:CUT (CUT: comma-separated tensor names the device\n"
       "                         computes, or N: the first N nodes run on the device), auto (the\n"
@@ -50,7 +55,12 @@ void PrintHelp() {
       "                         server's load) or auto-noload (the same, ignoring the load)\n"
       "  --token T              bearer token for the server (default: $EDGEINFER_TOKEN)\n"
       "  --tls-ca FILE          use TLS, trusting the CA in FILE (default: $EDGEINFER_TLS_CA)\n"
-      "  --timeout-ms N         deadline of each server call (default 30000)\n"
+      "  --timeout-ms N         deadline of each server call (default 30000); with failover, of\n"
+      "                         each request over all its attempts\n"
+      "  --attempt-timeout-ms N failover: deadline of one attempt (default: the remaining\n"
+      "                         deadline divided by the attempts left, 3 per request)\n"
+      "  --fallback local       run on this device when no server can answer instead of failing\n"
+      "                         (turns on failover; default: $EDGEINFER_FALLBACK)\n"
       "  --cpu-quota CORES      hold this process to CORES CPUs (e.g. 0.25) with a cgroup CPU\n"
       "                         quota before anything else, to emulate a weak device; needs\n"
       "                         root and a writable cgroup cpu controller, else it fails naming\n"
@@ -63,7 +73,9 @@ void PrintHelp() {
       "estimates it was decided with.\n\n"
       "Offloaded runs also report the median latency breakdown: device compute, upload, server\n"
       "queue, server compute, download. Upload and download are the round trip minus the\n"
-      "server-reported queue and compute time, split in proportion to bytes sent and received.\n\n"
+      "server-reported queue and compute time, split in proportion to bytes sent and received.\n"
+      "With failover, each run also reports the server that answered and its attempts (--json:\n"
+      "\"runs\" entries with \"server\", \"attempts\" and \"fell_back\").\n\n"
       "%s",
       kImagePreprocessingHelp);
 }
@@ -107,7 +119,7 @@ const std::vector<Breakdown> kBreakdown = {
 int RunCommand(int argc, char** argv) {
   Args args({"--input", "--input-dir", "--seed", "--threads", "--repeat", "--save-outputs",
              "--save-inputs", "--backend", "--edge", "--mode", "--token", "--tls-ca",
-             "--timeout-ms", "--cpu-quota"},
+             "--timeout-ms", "--cpu-quota", "--attempt-timeout-ms", "--fallback"},
             {"--json", "--help", "-h", "--cpu-quota-optional"});
   if (!args.Parse(argc, argv)) {
     std::fprintf(stderr, "edgeinfer run: %s (see --help)\n", args.error().c_str());
@@ -121,10 +133,20 @@ int RunCommand(int argc, char** argv) {
     std::fprintf(stderr, "edgeinfer run: expected one MODEL argument (see --help)\n");
     return 2;
   }
-  long long seed, threads, repeat, timeout_ms;
+  long long seed, threads, repeat, timeout_ms, attempt_timeout_ms;
   if (!args.GetInt("--seed", 0, &seed) || !args.GetInt("--threads", 0, &threads) ||
-      !args.GetInt("--repeat", 10, &repeat) || !args.GetInt("--timeout-ms", 30000, &timeout_ms)) {
+      !args.GetInt("--repeat", 10, &repeat) || !args.GetInt("--timeout-ms", 30000, &timeout_ms) ||
+      !args.GetInt("--attempt-timeout-ms", 0, &attempt_timeout_ms)) {
     std::fprintf(stderr, "edgeinfer run: %s\n", args.error().c_str());
+    return 2;
+  }
+  if (attempt_timeout_ms < 0 || attempt_timeout_ms > INT32_MAX) {
+    std::fprintf(stderr, "edgeinfer run: --attempt-timeout-ms must be >= 0\n");
+    return 2;
+  }
+  if (args.Has("--fallback") && args.Get("--fallback") != "local") {
+    std::fprintf(stderr, "edgeinfer run: --fallback '%s': the only fallback is 'local'\n",
+                 args.Get("--fallback").c_str());
     return 2;
   }
   if (repeat < 1 || threads < 0 || timeout_ms < 1 || timeout_ms > INT32_MAX) {
@@ -176,6 +198,8 @@ int RunCommand(int argc, char** argv) {
   // left alone for local runs so that their peak RSS is the engine's own).
   if (args.Has("--edge")) net::RetainLargeAllocations();
   options.timeout_ms = static_cast<int>(timeout_ms);
+  options.attempt_timeout_ms = static_cast<int>(attempt_timeout_ms);
+  options.fallback = args.Get("--fallback");
   auto t0 = std::chrono::steady_clock::now();
   auto session = Session::Open(model, options);
   if (!session.ok()) {
@@ -213,7 +237,8 @@ int RunCommand(int argc, char** argv) {
   std::vector<std::vector<double>> parts(kBreakdown.size());
   std::vector<NamedTensor> outputs = std::move(first).value();
   int64_t bytes_sent = 0, bytes_received = 0;
-  nlohmann::json runs = nlohmann::json::array();  // auto modes: each run's decision
+  nlohmann::json runs = nlohmann::json::array();           // auto modes: each run's decision
+  nlohmann::json failover_runs = nlohmann::json::array();  // failover: who answered each run
   RunStats last;
   for (long long r = 0; r < repeat; ++r) {
     RunStats stats;
@@ -224,6 +249,10 @@ int RunCommand(int argc, char** argv) {
     for (size_t k = 0; k < kBreakdown.size(); ++k) parts[k].push_back(stats.*kBreakdown[k].field);
     bytes_sent = stats.bytes_sent;
     bytes_received = stats.bytes_received;
+    if (!stats.server.empty() || stats.fell_back) {
+      failover_runs.push_back(
+          {{"server", stats.server}, {"attempts", stats.attempts}, {"fell_back", stats.fell_back}});
+    }
     if (stats.cut.has_value()) {
       runs.push_back({{"cut", stats.cut->ToString()},
                       {"predicted_ms", stats.predicted_ms},
@@ -266,11 +295,20 @@ int RunCommand(int argc, char** argv) {
   for (size_t k = 0; k < kBreakdown.size(); ++k) report[kBreakdown[k].key] = Median(parts[k]);
   report["bytes_sent"] = bytes_sent;
   report["bytes_received"] = bytes_received;
-  if (!runs.empty()) {
-    report["cut"] = last.cut.value_or(Cut()).ToString();
-    report["predicted_ms"] = last.predicted_ms;
-    report["runs"] = runs;
+  if (!failover_runs.empty()) {
+    if (runs.empty()) {
+      runs = failover_runs;
+    } else {
+      for (size_t i = 0; i < runs.size() && i < failover_runs.size(); ++i) {
+        runs[i].update(failover_runs[i]);
+      }
+    }
   }
+  if (last.cut.has_value()) {
+    report["cut"] = last.cut->ToString();
+    report["predicted_ms"] = last.predicted_ms;
+  }
+  if (!runs.empty()) report["runs"] = runs;
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   report["openmp_wait"] = OpenMpWaitDescription();
@@ -297,6 +335,19 @@ int RunCommand(int argc, char** argv) {
     std::printf("\n  (%lld bytes sent, %lld received per run)\n",
                 static_cast<long long>(bytes_sent), static_cast<long long>(bytes_received));
   }
+  if (!failover_runs.empty()) {
+    std::map<std::string, int> answered;
+    int retried = 0, fell_back = 0;
+    for (const auto& run : failover_runs) {
+      if (run["fell_back"].get<bool>()) ++fell_back;
+      if (!run["server"].get<std::string>().empty()) ++answered[run["server"].get<std::string>()];
+      if (run["attempts"].get<int>() > 1) ++retried;
+    }
+    std::printf("servers:");
+    for (const auto& [server, n] : answered) std::printf("  %s %d runs", server.c_str(), n);
+    std::printf("  (%d retried, %d ran locally)\n", retried, fell_back);
+  }
+  if (!last.cut.has_value()) return 0;
   if (!runs.empty()) {
     std::printf("cuts (predicted / measured):");
     for (const auto& run : runs) {

@@ -36,7 +36,11 @@ struct SessionOptions {
   std::string backend = "cpu";  // "cpu" (oneDNN) or "reference" (naive kernels)
 
   // Edge server: "grpc://HOST:PORT", "grpcs://HOST:PORT" (TLS) or "HOST:PORT" (plain, or TLS
-  // when tls_ca_file is set). Empty: EDGEINFER_ACCELERATOR, unless mode is kLocal.
+  // when tls_ca_file is set). Empty: EDGEINFER_ACCELERATOR, unless mode is kLocal. Several
+  // servers: a comma list of those ("a:8001,b:8001") or "dns:///NAME:PORT" (every A record of
+  // NAME is a server, e.g. a Kubernetes headless Service). A list turns on failover: requests
+  // retry on another server, a server that lost the model gets it again, and health is tracked
+  // (docs/architecture.md, "Several servers").
   std::string accelerator;
   std::string token;        // bearer token; empty: EDGEINFER_TOKEN
   std::string tls_ca_file;  // PEM CA bundle for TLS; empty: EDGEINFER_TLS_CA
@@ -51,8 +55,15 @@ struct SessionOptions {
   // Sets `mode` and `cut` from a mode's text form ("split:conv5", "auto": ParseExecutionMode),
   // for programs that read the mode from a flag or a file. On error both stay unchanged.
   Status SetMode(std::string_view text);
-  // Deadline of every call to the server (connecting, upload, inference), in milliseconds.
+  // Deadline of every call to the server (connecting, upload, inference), in milliseconds. With
+  // failover it is the overall deadline of one request, over all its attempts.
   int timeout_ms = 30000;
+  // Failover only: the deadline of one attempt; <= 0 splits the remaining deadline over the
+  // attempts left (3 per request).
+  int attempt_timeout_ms = 0;
+  // "local": when no server can answer, run the model on this device instead of failing (turns
+  // on failover, also with a single server). "": fail. Empty field: EDGEINFER_FALLBACK.
+  std::string fallback;
 };
 
 // Where the time of one Run went, in milliseconds. Local runs fill total_ms and device_ms only.
@@ -78,6 +89,12 @@ struct RunStats {
   double rtt_ms = 0.0;
   double load_factor_estimate = 0.0;
   double queue_ms_estimate = 0.0;
+  // Failover (an accelerator list or a fallback): the server that answered ("HOST:PORT"; empty
+  // when none did), the inference attempts this run made, and whether it ran locally because
+  // no server could answer.
+  std::string server;
+  int attempts = 0;
+  bool fell_back = false;
 };
 
 // Name, dtype and shape (-1 for a dynamic dim) of a model input or output.

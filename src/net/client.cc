@@ -78,17 +78,21 @@ struct EdgeClient::Impl {
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
 
   // A context with the deadline and the token; one per call (gRPC contexts are single use).
-  void Prepare(const EdgeClientOptions& options, grpc::ClientContext* context) const {
-    context->set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::milliseconds(options.timeout_ms));
+  void Prepare(const EdgeClientOptions& options, grpc::ClientContext* context,
+               int timeout_ms = 0) const {
+    context->set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : options.timeout_ms));
     if (!options.token.empty()) context->AddMetadata("authorization", "Bearer " + options.token);
   }
 
-  static Status Convert(const grpc::Status& s, const EdgeClientOptions& options, const char* call) {
+  static Status Convert(const grpc::Status& s, const EdgeClientOptions& options, const char* call,
+                        int timeout_ms = 0) {
     if (s.ok()) return Status::Ok();
     std::string message = "edge server " + options.address + ": " + call + ": " + s.error_message();
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      message += " (deadline " + std::to_string(options.timeout_ms) + " ms)";
+      message +=
+          " (deadline " + std::to_string(timeout_ms > 0 ? timeout_ms : options.timeout_ms) + " ms)";
     }
     // gRPC and edgeinfer share the canonical code numbering.
     return Status(static_cast<StatusCode>(s.error_code()), message);
@@ -127,6 +131,14 @@ Result<std::unique_ptr<EdgeClient>> EdgeClient::Connect(const EdgeClientOptions&
   args.SetMaxSendMessageSize(-1);
   // A large HTTP/2 receive window so big replies stream without waiting on window updates.
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20);
+  if (options.keepalive_ms > 0) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, options.keepalive_ms);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, options.keepalive_ms);
+    // Pings while a call waits for a long computation carry no data; without these gRPC stops
+    // pinging after two of them.
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  }
   auto impl = std::make_unique<Impl>();
   impl->channel = grpc::CreateCustomChannel(options.address, credentials, args);
   impl->stub = inference::GRPCInferenceService::NewStub(impl->channel);
@@ -145,20 +157,34 @@ Status EdgeClient::ServerLive() {
   return Status::Ok();
 }
 
-Result<bool> EdgeClient::ModelReady(const std::string& name) {
+Status EdgeClient::ServerReady() {
   grpc::ClientContext context;
   impl_->Prepare(options_, &context);
+  inference::ServerReadyRequest request;
+  inference::ServerReadyResponse response;
+  EI_RETURN_IF_ERROR(Impl::Convert(impl_->stub->ServerReady(&context, request, &response), options_,
+                                   "ServerReady"));
+  if (!response.ready()) {
+    return Status::Unavailable("edge server " + options_.address + " is not ready");
+  }
+  return Status::Ok();
+}
+
+Result<bool> EdgeClient::ModelReady(const std::string& name, const CallOptions& call) {
+  grpc::ClientContext context;
+  impl_->Prepare(options_, &context, call.timeout_ms);
   inference::ModelReadyRequest request;
   request.set_name(name);
   inference::ModelReadyResponse response;
   grpc::Status s = impl_->stub->ModelReady(&context, request, &response);
   // Triton answers an unknown model with NOT_FOUND (or UNAVAILABLE) rather than ready=false.
   if (s.error_code() == grpc::StatusCode::NOT_FOUND) return false;
-  EI_RETURN_IF_ERROR(Impl::Convert(s, options_, "ModelReady"));
+  EI_RETURN_IF_ERROR(Impl::Convert(s, options_, "ModelReady", call.timeout_ms));
   return response.ready();
 }
 
-Status EdgeClient::LoadModel(const std::string& name, const std::string& bytes) {
+Status EdgeClient::LoadModel(const std::string& name, const std::string& bytes,
+                             const CallOptions& call) {
   // One request carries the whole model, and protobuf cannot serialize a message of 2 GiB.
   constexpr size_t kMaxUploadBytes = (size_t{1} << 31) - (size_t{1} << 20);
   if (bytes.size() > kMaxUploadBytes) {
@@ -168,13 +194,13 @@ Status EdgeClient::LoadModel(const std::string& name, const std::string& bytes) 
         std::to_string(kMaxUploadBytes) + " (protobuf's 2 GiB message limit)");
   }
   grpc::ClientContext context;
-  impl_->Prepare(options_, &context);
+  impl_->Prepare(options_, &context, call.timeout_ms);
   inference::RepositoryModelLoadRequest request;
   request.set_model_name(name);
   (*request.mutable_parameters())[kModelFileParam].set_bytes_param(bytes);
   inference::RepositoryModelLoadResponse response;
   return Impl::Convert(impl_->stub->RepositoryModelLoad(&context, request, &response), options_,
-                       "RepositoryModelLoad");
+                       "RepositoryModelLoad", call.timeout_ms);
 }
 
 Result<std::string> EdgeClient::EnsureModel(const std::string& bytes) {
@@ -224,7 +250,8 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
                                                    const std::vector<NamedTensor>& inputs,
                                                    const std::vector<std::string>& output_names,
                                                    InferTiming* timing,
-                                                   const TransferOptions& transfer) {
+                                                   const TransferOptions& transfer,
+                                                   const CallOptions& call) {
   const auto start = Clock::now();
   EI_ASSIGN_OR_RETURN(const Codec codec, ParseCodec(transfer.compression));
   EI_ASSIGN_OR_RETURN(const Quantization quantization, ParseQuantization(transfer.quantization));
@@ -234,6 +261,7 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
   std::map<std::string, double> compression_ratio;
   inference::ModelInferRequest request;
   request.set_model_name(model);
+  if (!call.request_id.empty()) request.set_id(call.request_id);
   for (const NamedTensor& in : inputs) {
     const char* datatype = KserveDatatype(in.tensor.dtype());
     if (datatype == nullptr) {
@@ -268,11 +296,15 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
   for (const std::string& name : output_names) request.add_outputs()->set_name(name);
 
   grpc::ClientContext context;
-  impl_->Prepare(options_, &context);
+  impl_->Prepare(options_, &context, call.timeout_ms);
   // The reply owns the output bytes; tensors decoded from it keep it alive.
   auto response = std::make_shared<inference::ModelInferResponse>();
   EI_RETURN_IF_ERROR(Impl::Convert(impl_->stub->ModelInfer(&context, request, response.get()),
-                                   options_, "ModelInfer"));
+                                   options_, "ModelInfer", call.timeout_ms));
+  if (!call.request_id.empty() && response->id() != call.request_id) {
+    return Status::DataLoss("edge server " + options_.address + ": reply id '" + response->id() +
+                            "' is not request id '" + call.request_id + "' (reply dropped)");
+  }
 
   const int n = response->outputs_size();
   if (response->raw_output_contents_size() != n) {

@@ -23,7 +23,18 @@ struct EdgeClientOptions {
   bool tls = false;         // TLS with tls_ca_file (or the system roots when it is empty)
   std::string tls_ca_file;  // PEM CA bundle
   std::string token;        // sent as "authorization: Bearer <token>" when non-empty
-  int timeout_ms = 30000;   // deadline of each call
+  int timeout_ms = 30000;   // deadline of each call (CallOptions::timeout_ms may shorten one)
+  // HTTP/2 keepalive pings every keepalive_ms while a call is in flight, and a call fails
+  // UNAVAILABLE when a ping is not answered within keepalive_ms: a silent partition is noticed
+  // in seconds instead of at the deadline. 0: off (gRPC's default). The server must accept
+  // pings that often (edgeinfer serve accepts one per 500 ms).
+  int keepalive_ms = 0;
+};
+
+// Per-call settings that override EdgeClientOptions for one call.
+struct CallOptions {
+  int timeout_ms = 0;      // deadline of this call; <= 0: EdgeClientOptions::timeout_ms
+  std::string request_id;  // sent as the request's "id"; a reply with another id is dropped
 };
 
 // Parses "grpc://HOST:PORT", "grpcs://HOST:PORT" or "HOST:PORT" into address and tls (a bare
@@ -66,10 +77,13 @@ class EdgeClient {
   const EdgeClientOptions& options() const { return options_; }
 
   Status ServerLive();
+  // ServerReady: Ok when ready, Unavailable when the server answers that it is not (draining,
+  // or no model ready and uploads refused).
+  Status ServerReady();
   // Whether the server has `name` loaded and ready (false, not an error, when it is unknown).
-  Result<bool> ModelReady(const std::string& name);
+  Result<bool> ModelReady(const std::string& name, const CallOptions& call = {});
   // Uploads `bytes` as model `name` (RepositoryModelLoad, parameter "file:1/model.onnx").
-  Status LoadModel(const std::string& name, const std::string& bytes);
+  Status LoadModel(const std::string& name, const std::string& bytes, const CallOptions& call = {});
   // Makes sure the server holds the model in `bytes`, uploading it only when ModelReady says it
   // does not; returns its repository name (ContentModelName in net/model_hash.h).
   Result<std::string> EnsureModel(const std::string& bytes);
@@ -83,11 +97,13 @@ class EdgeClient {
   // the requested outputs in the order of `output_names` (all model outputs when it is empty,
   // in the server's order). Inputs may be intermediate tensors of the model: the server then
   // runs the slice from them to the outputs. Output tensors adopt the reply's buffer without
-  // copying. `timing` may be null.
+  // copying. `timing` may be null. With call.request_id set, a reply that carries another id is
+  // a DataLoss error (a late or misrouted reply, dropped).
   Result<std::vector<NamedTensor>> Infer(const std::string& model,
                                          const std::vector<NamedTensor>& inputs,
                                          const std::vector<std::string>& output_names,
-                                         InferTiming* timing, const TransferOptions& transfer = {});
+                                         InferTiming* timing, const TransferOptions& transfer = {},
+                                         const CallOptions& call = {});
 
  private:
   struct Impl;

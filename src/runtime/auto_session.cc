@@ -11,11 +11,14 @@
 
 #include "core/lru_cache.h"
 #include "net/client.h"
+#include "net/endpoint_pool.h"
 #include "ops/passes.h"
 #include "planner/cost_table.h"
 #include "planner/estimators.h"
 #include "planner/planner.h"
+#include "runtime/auto_servers.h"
 #include "runtime/device_profile.h"
+#include "runtime/failover.h"
 #include "runtime/local_session.h"
 #include "runtime/remote_stats.h"
 #include "runtime/session_inputs.h"
@@ -39,6 +42,8 @@ constexpr int64_t kProbeMinBytes = 64 * 1024;
 // timers, fused steps shared evenly) for its load factor to mean anything; only its queue time
 // is used.
 constexpr double kMinLoadFactorMs = 0.5;
+// Failover: probes of down servers run this often.
+constexpr int kFailoverProbePeriodMs = 100;
 // Deadline of background probes: a probe never holds the destructor longer than this.
 constexpr int kProbeTimeoutMs = 5000;
 // Lossless codec tried for uploads. Its ratio per tensor and its speed are learnt from the
@@ -65,17 +70,26 @@ class AutoSession final : public Session {
  public:
   AutoSession(Graph specialised, std::unique_ptr<Session> full,
               std::unique_ptr<net::EdgeClient> client, std::unique_ptr<net::EdgeClient> prober,
+              std::unique_ptr<FailoverCaller> caller, size_t profiled_server, bool fallback_local,
               std::string model_name, planner::CostTable table, planner::Policy policy,
               SessionOptions options)
       : graph_(std::move(specialised)),
         full_(std::move(full)),
         client_(std::move(client)),
         prober_(std::move(prober)),
+        caller_(std::move(caller)),
+        profiled_server_(profiled_server),
+        fallback_local_(fallback_local),
         model_name_(std::move(model_name)),
         table_(std::move(table)),
         policy_(policy),
         options_(std::move(options)) {
     compression_.codec = kCodec;
+    if (caller_ != nullptr) {
+      for (size_t i = 0; i < caller_->pool().size(); ++i) {
+        server_load_.push_back(std::make_unique<planner::LoadEstimator>());
+      }
+    }
     // The cut with the smallest upload of at least kProbeMinBytes (the latest of equals, so
     // the server's share is small too): every probe costs the link as little as a bandwidth
     // sample allows. All-remote when no cut uploads that much.
@@ -132,7 +146,8 @@ class AutoSession final : public Session {
   planner::Conditions CurrentConditions(planner::CompressionModel* snapshot) const;
   Result<std::shared_ptr<const Part>> GetPart(int device_nodes);
   // Feeds one reply's timing into the estimators; the cut it ran was after `device_nodes` nodes.
-  void Learn(const net::InferTiming& timing, int device_nodes);
+  // With failover, `server` (a pool index, or -1) also gets the reply's load sample.
+  void Learn(const net::InferTiming& timing, int device_nodes, int server = -1);
   // Feeds a measured device time of the first `device_nodes` nodes into the device speed factor.
   void LearnDevice(double measured_ms, int device_nodes);
   // Zero tensors for every tensor the cut `part` sends.
@@ -146,6 +161,14 @@ class AutoSession final : public Session {
   const std::unique_ptr<Session> full_;            // the whole model on this device
   const std::unique_ptr<net::EdgeClient> client_;  // thread safe
   const std::unique_ptr<net::EdgeClient> prober_;  // background probes, short deadline
+  // Failover (an accelerator list): the server part's calls go through it; client_ and prober_
+  // then talk to the server whose profile built the cost table, for the link and load probes.
+  const std::unique_ptr<FailoverCaller> caller_;  // thread safe; may be null
+  const size_t profiled_server_;  // with caller_: the pool index client_ and prober_ talk to
+  const bool fallback_local_;     // with caller_: run locally when no server can answer
+  // With caller_: one load estimator per pool server, fed by its replies (and, for
+  // profiled_server_, by the probes). The link estimate is shared.
+  std::vector<std::unique_ptr<planner::LoadEstimator>> server_load_;
   const std::string model_name_;
   const planner::CostTable table_;
   const planner::Policy policy_;
@@ -214,7 +237,7 @@ Result<std::shared_ptr<const Part>> AutoSession::GetPart(int device_nodes) {
   return parts_.Insert(device_nodes, std::move(part));
 }
 
-void AutoSession::Learn(const net::InferTiming& timing, int device_nodes) {
+void AutoSession::Learn(const net::InferTiming& timing, int device_nodes, int server) {
   const double now = NowMs();
   // The wire's share of the round trip: what the server did not spend queued, computing or on
   // other work (decoding, compiling a new slice), and the client did not spend compressing.
@@ -224,6 +247,10 @@ void AutoSession::Learn(const net::InferTiming& timing, int device_nodes) {
   const bool k_meaningful =
       table_.cuts[static_cast<size_t>(device_nodes)].server_ms >= kMinLoadFactorMs;
   load_.AddReply(k_meaningful ? timing.load_factor : 0.0, timing.server_queue_ms, now);
+  if (server >= 0 && static_cast<size_t>(server) < server_load_.size()) {
+    server_load_[static_cast<size_t>(server)]->AddReply(k_meaningful ? timing.load_factor : 0.0,
+                                                        timing.server_queue_ms, now);
+  }
   if (timing.compression_ratio.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [name, ratio] : timing.compression_ratio) {
@@ -271,8 +298,30 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
   std::vector<Tensor> ordered;
   EI_RETURN_IF_ERROR(OrderInputs(full_->inputs(), inputs, &ordered));
   planner::CompressionModel compression;
-  const planner::Conditions conditions = CurrentConditions(&compression);
-  const planner::Prediction prediction = planner::Decide(table_, conditions, policy_);
+  planner::Conditions conditions = CurrentConditions(&compression);
+  planner::Prediction prediction;
+  int preferred = -1;  // failover, load-aware: the server of the chosen (server, cut)
+  std::vector<size_t> candidates;
+  if (caller_ != nullptr && policy_ == planner::Policy::kLoadAware) {
+    candidates = caller_->pool().Candidates();
+  }
+  if (!candidates.empty()) {
+    // Each server under its own load; one whose estimate is stale (never used, or not for a
+    // while) counts as unloaded, so that a request goes there and measures it.
+    const double now = NowMs();
+    std::vector<planner::Conditions> per_server(server_load_.size(), conditions);
+    for (size_t i = 0; i < server_load_.size(); ++i) {
+      const bool fresh = !server_load_[i]->Stale(now);
+      per_server[i].load_factor = fresh ? server_load_[i]->load_factor() : 1.0;
+      per_server[i].queue_ms = fresh ? server_load_[i]->queue_ms() : 0.0;
+    }
+    const ServerChoice choice = DecideAcrossServers(table_, per_server, candidates, policy_);
+    prediction = choice.prediction;
+    preferred = static_cast<int>(choice.server);
+    conditions = per_server[choice.server];
+  } else {
+    prediction = planner::Decide(table_, conditions, policy_);
+  }
   RunStats local;
   local.predicted_ms = prediction.total_ms;
   local.bandwidth_mbit = conditions.bandwidth_mbit;
@@ -314,10 +363,32 @@ Result<std::vector<NamedTensor>> AutoSession::RunWithStats(const std::vector<Nam
       net::TransferOptions transfer;
       if (prediction.compress || unseen) transfer.compression = kCodec;
       net::InferTiming timing;
-      EI_ASSIGN_OR_RETURN(
-          std::vector<NamedTensor> received,
-          client_->Infer(model_name_, sent, part->plan.remote_outputs, &timing, transfer));
-      Learn(timing, prediction.device_nodes);
+      std::vector<NamedTensor> received;
+      int answered_by = -1;  // failover: the pool index of the server that answered
+      if (caller_ == nullptr) {
+        EI_ASSIGN_OR_RETURN(received, client_->Infer(model_name_, sent, part->plan.remote_outputs,
+                                                     &timing, transfer));
+      } else {
+        FailoverReport report;
+        Result<std::vector<NamedTensor>> r =
+            caller_->Infer(sent, part->plan.remote_outputs, &timing, transfer, &report, preferred);
+        if (!r.ok()) {
+          if (!fallback_local_ || !FailoverCaller::IsServerFailure(r.status())) return r.status();
+          // No server could answer: the whole model on this device.
+          const auto device_start = SteadyClock::now();
+          EI_ASSIGN_OR_RETURN(result, full_->Run(inputs));
+          local.device_ms += MsBetween(device_start, SteadyClock::now());
+          local.fell_back = true;
+          local.total_ms = MsBetween(start, SteadyClock::now());
+          if (stats != nullptr) *stats = std::move(local);
+          return result;
+        }
+        received = std::move(r).value();
+        local.server = report.server;
+        local.attempts = report.attempts;
+        answered_by = static_cast<int>(report.server_index);
+      }
+      Learn(timing, prediction.device_nodes, answered_by);
       for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
       local.compressed = !transfer.compression.empty();
       FillRemoteStats(timing, &local);
@@ -344,7 +415,7 @@ Status AutoSession::Probe(net::EdgeClient& client) {
   EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> zeros, ZeroInputs(*part));
   net::InferTiming timing;
   EI_RETURN_IF_ERROR(client.Infer(model_name_, zeros, part->plan.remote_outputs, &timing).status());
-  Learn(timing, probe_cut_nodes_);
+  Learn(timing, probe_cut_nodes_, caller_ != nullptr ? static_cast<int>(profiled_server_) : -1);
   return Status::Ok();
 }
 
@@ -422,10 +493,33 @@ Result<std::unique_ptr<Session>> OpenAutoSession(Graph graph, const std::string&
   Status s = Specialize(&specialised, shapes);
   if (!s.ok()) return s.WithContext(what);
 
-  EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client,
-                      net::EdgeClient::Connect(config.client));
-  net::EdgeClientOptions probe_options = config.client;
-  probe_options.timeout_ms = std::min(config.client.timeout_ms, kProbeTimeoutMs);
+  // Failover: some server must hold the model; the first that does gives the server profile
+  // and is the one the link and load probes measure.
+  std::unique_ptr<FailoverCaller> caller;
+  net::EdgeClientOptions profiled = config.client;
+  size_t profiled_server = 0;
+  if (config.failover) {
+    EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EndpointPool> pool,
+                        net::EndpointPool::Create(config.servers));
+    FailoverOptions failover;
+    failover.timeout_ms = config.client.timeout_ms;
+    failover.attempt_timeout_ms = config.attempt_timeout_ms;
+    caller = std::make_unique<FailoverCaller>(
+        std::move(pool), std::make_shared<const std::string>(model_bytes), failover);
+    Status ensured = caller->EnsureSomewhere();
+    if (!ensured.ok()) return ensured.WithContext(what + ": uploading the model");
+    for (size_t i = 0; i < caller->pool().size(); ++i) {
+      if (caller->pool().model_ready(i)) {
+        profiled = config.servers[i];
+        profiled_server = i;
+        break;
+      }
+    }
+    caller->StartProber(kFailoverProbePeriodMs);
+  }
+  EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client, net::EdgeClient::Connect(profiled));
+  net::EdgeClientOptions probe_options = profiled;
+  probe_options.timeout_ms = std::min(profiled.timeout_ms, kProbeTimeoutMs);
   EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> prober,
                       net::EdgeClient::Connect(probe_options));
   Result<std::string> model_name = client->EnsureModel(model_bytes);
@@ -442,7 +536,8 @@ Result<std::unique_ptr<Session>> OpenAutoSession(Graph graph, const std::string&
 
   auto session = std::make_unique<AutoSession>(
       std::move(specialised), std::move(full), std::move(client), std::move(prober),
-      std::move(model_name).value(), std::move(table).value(), policy, options);
+      std::move(caller), profiled_server, config.fallback_local, std::move(model_name).value(),
+      std::move(table).value(), policy, options);
   s = session->Warm(zeros);
   if (!s.ok()) return s.WithContext(what + ": probing the server");
   session->StartProber();

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "net/endpoint_pool.h"
+
 namespace edgeinfer {
 
 namespace {
@@ -46,7 +48,21 @@ Result<OffloadConfig> ResolveOffloadConfig(const SessionOptions& options) {
   config.client.token = OrEnv(options.token, "EDGEINFER_TOKEN");
   config.client.tls_ca_file = OrEnv(options.tls_ca_file, "EDGEINFER_TLS_CA");
   config.client.timeout_ms = options.timeout_ms;
-  EI_RETURN_IF_ERROR(net::ParseEndpoint(accelerator, &config.client));
+  const std::string fallback = OrEnv(options.fallback, "EDGEINFER_FALLBACK");
+  if (!fallback.empty() && fallback != "local") {
+    return Status::InvalidArgument("fallback '" + fallback + "': expected 'local' or nothing");
+  }
+  config.fallback_local = fallback == "local";
+  config.attempt_timeout_ms = options.attempt_timeout_ms;
+  config.failover = config.fallback_local || net::IsEndpointList(accelerator);
+  if (!config.failover) {
+    EI_RETURN_IF_ERROR(net::ParseEndpoint(accelerator, &config.client));
+    return config;
+  }
+  // A silent partition is noticed by keepalive within seconds, not at the deadline.
+  config.client.keepalive_ms = 2000;
+  EI_ASSIGN_OR_RETURN(config.servers, net::ParseEndpointList(accelerator, config.client));
+  config.client = config.servers.front();
   return config;
 }
 

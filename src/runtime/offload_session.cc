@@ -5,7 +5,9 @@
 #include <map>
 
 #include "net/client.h"
+#include "net/endpoint_pool.h"
 #include "net/model_hash.h"
+#include "runtime/failover.h"
 #include "runtime/local_session.h"
 #include "runtime/remote_stats.h"
 #include "runtime/session_inputs.h"
@@ -23,12 +25,19 @@ double MsSince(Clock::time_point start) {
 
 // Remote mode is the split whose device part is empty: the model inputs cross, the server
 // computes every output.
+// Failover: probes of down servers run this often.
+constexpr int kProbePeriodMs = 100;
+
 class OffloadSession final : public Session {
  public:
-  OffloadSession(std::unique_ptr<net::EdgeClient> client, std::string model_name,
-                 const Graph& graph, std::unique_ptr<Session> device_part, SplitPlan plan,
-                 ExecutionMode mode, Cut cut)
+  // Exactly one of `client` (one server) and `caller` (failover) is set. `fallback`: the whole
+  // model on this device, run when no server can answer; may be null.
+  OffloadSession(std::unique_ptr<net::EdgeClient> client, std::unique_ptr<FailoverCaller> caller,
+                 std::unique_ptr<Session> fallback, std::string model_name, const Graph& graph,
+                 std::unique_ptr<Session> device_part, SplitPlan plan, ExecutionMode mode, Cut cut)
       : client_(std::move(client)),
+        caller_(std::move(caller)),
+        fallback_(std::move(fallback)),
         model_name_(std::move(model_name)),
         device_part_(std::move(device_part)),
         plan_(std::move(plan)),
@@ -75,10 +84,31 @@ class OffloadSession final : public Session {
       std::vector<NamedTensor> sent;
       for (const std::string& name : plan_.remote_inputs) sent.push_back({name, available[name]});
       net::InferTiming timing;
-      EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> received,
-                          client_->Infer(model_name_, sent, plan_.remote_outputs, &timing));
-      for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
-      FillRemoteStats(timing, &local);
+      if (caller_ == nullptr) {
+        EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> received,
+                            client_->Infer(model_name_, sent, plan_.remote_outputs, &timing));
+        for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
+        FillRemoteStats(timing, &local);
+      } else {
+        // The device part above ran once; only the server part is retried.
+        FailoverReport report;
+        Result<std::vector<NamedTensor>> received =
+            caller_->Infer(sent, plan_.remote_outputs, &timing, {}, &report);
+        if (received.ok()) {
+          for (NamedTensor& t : *received) available[t.name] = std::move(t.tensor);
+          FillRemoteStats(timing, &local);
+          local.server = report.server;
+          local.attempts = report.attempts;
+        } else if (fallback_ != nullptr && FailoverCaller::IsServerFailure(received.status())) {
+          const auto fallback_start = Clock::now();
+          EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> all, fallback_->Run(inputs));
+          local.device_ms += MsSince(fallback_start);
+          local.fell_back = true;
+          for (NamedTensor& t : all) available[t.name] = std::move(t.tensor);
+        } else {
+          return received.status();
+        }
+      }
     }
     std::vector<NamedTensor> result;
     for (const TensorInfo& info : outputs_) {
@@ -128,7 +158,9 @@ class OffloadSession final : public Session {
   }
 
  private:
-  const std::unique_ptr<net::EdgeClient> client_;  // thread safe
+  const std::unique_ptr<net::EdgeClient> client_;  // thread safe; null with failover
+  const std::unique_ptr<FailoverCaller> caller_;   // thread safe; null with one server
+  const std::unique_ptr<Session> fallback_;        // the whole model locally; may be null
   const std::string model_name_;                   // the model's name on the server
   const std::unique_ptr<Session> device_part_;     // the device part; null in remote mode
   const SplitPlan plan_;
@@ -156,6 +188,29 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
     EI_ASSIGN_OR_RETURN(Graph device_graph, graph.Slice({}, plan.local_targets));
     EI_ASSIGN_OR_RETURN(device_part, MakeLocalSession(std::move(device_graph), options));
   }
+  if (config.failover) {
+    EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EndpointPool> pool,
+                        net::EndpointPool::Create(config.servers));
+    FailoverOptions failover;
+    failover.timeout_ms = config.client.timeout_ms;
+    failover.attempt_timeout_ms = config.attempt_timeout_ms;
+    auto caller = std::make_unique<FailoverCaller>(
+        std::move(pool), std::make_shared<const std::string>(model_bytes), failover);
+    std::unique_ptr<Session> fallback;
+    if (config.fallback_local) {
+      EI_ASSIGN_OR_RETURN(fallback, MakeLocalSession(graph, options));
+    }
+    if (!plan.remote_outputs.empty()) {
+      // Some server must hold the model, unless the device can run it alone.
+      Status ensured = caller->EnsureSomewhere();
+      if (!ensured.ok() && fallback == nullptr) return ensured;
+    }
+    caller->StartProber(kProbePeriodMs);
+    std::string name = caller->model_name();
+    return std::unique_ptr<Session>(
+        new OffloadSession(nullptr, std::move(caller), std::move(fallback), std::move(name), graph,
+                           std::move(device_part), std::move(plan), config.mode, cut));
+  }
   EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client,
                       net::EdgeClient::Connect(config.client));
   std::string model_name;
@@ -164,9 +219,9 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
   } else {
     model_name = net::ContentModelName(model_bytes);
   }
-  return std::unique_ptr<Session>(new OffloadSession(std::move(client), std::move(model_name),
-                                                     graph, std::move(device_part), std::move(plan),
-                                                     config.mode, cut));
+  return std::unique_ptr<Session>(
+      new OffloadSession(std::move(client), nullptr, nullptr, std::move(model_name), graph,
+                         std::move(device_part), std::move(plan), config.mode, cut));
 }
 
 }  // namespace edgeinfer

@@ -104,7 +104,13 @@ grpc::Status GrpcService::ServerReady(grpc::ServerContext* context,
                                       const inference::ServerReadyRequest*,
                                       inference::ServerReadyResponse* response) {
   EI_GRPC_RETURN_IF_ERROR(Authorize(context));
-  response->set_ready(true);
+  // Ready: not draining, and able to serve a request: some model is ready, or a device may
+  // upload one.
+  bool has_model = false;
+  for (const ModelIndexEntry& e : state_->repository->Index()) {
+    has_model = has_model || e.state == "READY";
+  }
+  response->set_ready(!state_->scheduler->stopping() && (has_model || state_->allow_upload));
   return grpc::Status::OK;
 }
 

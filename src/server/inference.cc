@@ -1,5 +1,6 @@
 #include "server/inference.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "net/model_hash.h"
@@ -57,7 +58,11 @@ Status UploadModel(const ServerState& state, const std::string& name, const std:
     return Status(StatusCode::kPermissionDenied,
                   "model upload is disabled on this server (start it with --allow-upload)");
   }
-  if (net::IsContentModelName(name) && state.repository->Find(name, version).ok() &&
+  // Loaded under this very name (not only found by content under another one: an explicit
+  // upload makes the name its own, so that it can be unloaded by it).
+  const std::vector<std::string> versions = state.repository->Versions(name);
+  if (net::IsContentModelName(name) &&
+      std::find(versions.begin(), versions.end(), version) != versions.end() &&
       net::ContentModelName(bytes) == name) {
     return Status::Ok();
   }

@@ -134,6 +134,7 @@ Status ModelRepository::LoadFromDirectory(const std::string& name) {
       if (!status.ok()) break;
     }
     entry.versions[version] = std::move(model).value();
+    entry.content[version] = net::ContentModelName(*bytes);
   }
   if (status.ok() && entry.versions.empty()) {
     status = Status::NotFound("model '" + name + "' has no VERSION/model.onnx in " + dir.string());
@@ -141,7 +142,7 @@ Status ModelRepository::LoadFromDirectory(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!status.ok()) {
     // A failed reload keeps no stale versions: the model is unavailable with the reason.
-    models_[name] = Entry{{}, status.ToString(), nullptr, true};
+    models_[name] = Entry{{}, status.ToString(), nullptr, {}, true};
     return status;
   }
   models_[name] = std::move(entry);
@@ -179,6 +180,7 @@ Status ModelRepository::LoadFromBytes(const std::string& name, const std::string
   Entry& entry = models_[name];
   entry.failure.clear();
   entry.versions[version] = std::move(model);
+  entry.content[version] = net::ContentModelName(bytes);
   return Status::Ok();
 }
 
@@ -215,6 +217,14 @@ Result<std::shared_ptr<const ServedModel>> ModelRepository::Find(const std::stri
                                                                  const std::string& version) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(name);
+  if (it == models_.end() && net::IsContentModelName(name)) {
+    for (const auto& [other, entry] : models_) {
+      for (const auto& [v, content] : entry.content) {
+        auto model = entry.versions.find(v);
+        if (content == name && model != entry.versions.end()) return model->second;
+      }
+    }
+  }
   if (it == models_.end()) return Status::NotFound("unknown model '" + name + "'");
   const Entry& entry = it->second;
   if (entry.versions.empty()) {

@@ -57,7 +57,9 @@ class ModelRepository {
   Status Unload(const std::string& name);
 
   // The model version (empty: newest). NotFound names what is missing; Unavailable when it
-  // failed to load.
+  // failed to load. A content model name (net/model_hash.h) that is not loaded under that name
+  // finds any loaded model with those bytes (whatever its name and version): a device never
+  // uploads a model the server already holds under another name.
   Result<std::shared_ptr<const ServedModel>> Find(const std::string& name,
                                                   const std::string& version) const;
   // The config.pbtxt `name` was loaded with; null when it had none (or is unknown).
@@ -78,6 +80,7 @@ class ModelRepository {
     std::map<std::string, std::shared_ptr<const ServedModel>, VersionLess> versions;
     std::string failure;                         // non-empty: the last load failed
     std::shared_ptr<const TritonConfig> config;  // null: no config.pbtxt
+    std::map<std::string, std::string> content;  // version -> content model name of its bytes
     bool from_directory = false;                 // loaded (or failed) from the directory
   };
 

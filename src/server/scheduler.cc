@@ -21,6 +21,11 @@ Scheduler::Scheduler(SchedulerOptions options) : options_(options) {
 
 Scheduler::~Scheduler() { Shutdown(); }
 
+bool Scheduler::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
 void Scheduler::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);

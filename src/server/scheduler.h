@@ -52,6 +52,8 @@ class Scheduler {
   void Shutdown();
 
   int64_t queue_length() const;
+  // True once Shutdown began: the server is draining and takes no new work.
+  bool stopping() const;
   const SchedulerOptions& options() const { return options_; }
 
  private:

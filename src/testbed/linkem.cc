@@ -289,6 +289,11 @@ class LinkEmulator::Impl {
     return rate_bps_;
   }
 
+  void SetStalled(bool stalled) {
+    stalled_ = stalled;
+    Wake();
+  }
+
   LinkStats stats() const {
     LinkStats s;
     s.bytes_up = bytes_up_.load();
@@ -403,6 +408,7 @@ class LinkEmulator::Impl {
   // Moves pending chunks of direction `dir` through its bucket into the delay lines. Returns when
   // the bucket next has tokens if some pipe is still waiting for them.
   std::optional<TimePoint> ServeBucket(int dir, TimePoint now, double rate_bps) {
+    if (stalled_) return std::nullopt;  // bytes wait in `pending` until the link resumes
     Bucket& b = *buckets_[dir];
     const int64_t burst = TokenBucket::Burst(options_.burst_bytes, rate_bps);
     const int64_t flight_cap = FlightCap(rate_bps, burst);
@@ -454,6 +460,7 @@ class LinkEmulator::Impl {
 
   // Writes released chunks; returns when the next one is due (nullopt: none or blocked).
   std::optional<TimePoint> Flush(Conn& c, Pipe& p, bool up, TimePoint now) {
+    if (stalled_) return std::nullopt;
     while (!p.flight.empty() && !p.want_write && !c.failed) {
       Chunk& front = p.flight.front();
       if (front.release > now) return front.release;
@@ -585,6 +592,7 @@ class LinkEmulator::Impl {
   TimePoint accept_paused_until_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> stalled_{false};  // forward nothing in either direction
 
   mutable std::mutex mu_;
   std::optional<RateSchedule> schedule_;  // guarded by mu_ (set once in Init)
@@ -624,6 +632,7 @@ void LinkEmulator::Wake() {
   if (impl_) impl_->Wake();
 }
 double LinkEmulator::rate_bps() const { return impl_->rate_bps(); }
+void LinkEmulator::SetStalled(bool stalled) { impl_->SetStalled(stalled); }
 LinkStats LinkEmulator::stats() const { return impl_->stats(); }
 void LinkEmulator::Stop() {
   if (impl_) impl_->Stop();

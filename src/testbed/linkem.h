@@ -93,6 +93,11 @@ class LinkEmulator {
   void SetRateMbit(double mbit) { SetRate(mbit * 1e6); }
   double rate_bps() const;  // the rate in force now (the trace's, while it runs)
 
+  // A stalled link forwards nothing in either direction: connections stay open and are
+  // accepted, bytes read are held (up to the per-connection cap) and nothing is written, as on a
+  // silent partition. Unstalling forwards what was held, in order. Thread safe.
+  void SetStalled(bool stalled);
+
   LinkStats stats() const;
 
   // Makes the I/O thread re-read the clock now. Only needed with a clock other than the real one
