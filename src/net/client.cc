@@ -273,6 +273,11 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
     tensor->set_name(in.name);
     tensor->set_datatype(datatype);
     for (int64_t d : in.tensor.shape()) tensor->add_shape(d);
+    auto rows = transfer.input_rows.find(in.name);
+    if (rows != transfer.input_rows.end()) {
+      (*tensor->mutable_parameters())[kRowOffsetParam].set_int64_param(rows->second.first);
+      (*tensor->mutable_parameters())[kFullHeightParam].set_int64_param(rows->second.second);
+    }
     std::string* raw = request.add_raw_input_contents();
     raw_input_bytes += static_cast<int64_t>(in.tensor.nbytes());
     if (!encode) {
@@ -293,7 +298,15 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
             ? 1.0
             : static_cast<double>(raw->size()) / static_cast<double>(in.tensor.nbytes());
   }
-  for (const std::string& name : output_names) request.add_outputs()->set_name(name);
+  for (const std::string& name : output_names) {
+    auto* out = request.add_outputs();
+    out->set_name(name);
+    auto rows = transfer.output_rows.find(name);
+    if (rows != transfer.output_rows.end()) {
+      (*out->mutable_parameters())[kRowBeginParam].set_int64_param(rows->second.first);
+      (*out->mutable_parameters())[kRowEndParam].set_int64_param(rows->second.second);
+    }
+  }
 
   grpc::ClientContext context;
   impl_->Prepare(options_, &context, call.timeout_ms);
@@ -321,6 +334,18 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
     EI_ASSIGN_OR_RETURN(Tensor t,
                         DecodeRawTensor(out.name(), out.datatype(), shape,
                                         response->raw_output_contents(i), response, SIZE_MAX));
+    auto rows = transfer.output_rows.find(out.name());
+    if (rows != transfer.output_rows.end()) {
+      auto offset = out.parameters().find(kRowOffsetParam);
+      const int64_t want = rows->second.second - rows->second.first;
+      if (offset == out.parameters().end() || offset->second.int64_param() != rows->second.first ||
+          shape.size() != 4 || shape[2] != want) {
+        return Status::DataLoss("edge server " + options_.address + ": output '" + out.name() +
+                                "' does not hold the requested rows [" +
+                                std::to_string(rows->second.first) + ", " +
+                                std::to_string(rows->second.second) + ")");
+      }
+    }
     by_name[out.name()] = t;
     in_reply_order.push_back({out.name(), std::move(t)});
   }

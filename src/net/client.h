@@ -63,6 +63,11 @@ struct InferTiming {
 struct TransferOptions {
   std::string compression;   // "" (raw), "lz4" or "zstd"
   std::string quantization;  // "" (none), "fp16" or "int8"
+  // Row bands (docs/protocol.md, "Row bands"): per banded input, {first row held, full height};
+  // per requested output, the rows wanted {begin, end}. The reply's outputs then hold exactly
+  // those rows (checked). Empty: whole tensors.
+  std::map<std::string, std::pair<int64_t, int64_t>> input_rows;
+  std::map<std::string, std::pair<int64_t, int64_t>> output_rows;
 };
 
 class EdgeClient {

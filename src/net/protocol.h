@@ -18,6 +18,14 @@ inline constexpr char kRawBytesParam[] = "edgeinfer_raw_bytes";         // bytes
 inline constexpr char kScaleParam[] = "edgeinfer_scale";                // int8 dequantisation
 inline constexpr char kZeroPointParam[] = "edgeinfer_zero_point";       // int8 dequantisation
 
+// Row bands (docs/protocol.md, "Row bands"). Per input tensor: the first row it holds and the
+// full tensor's height; per requested output: the rows wanted, [begin, end); per output of the
+// reply: the first row it holds. All int64.
+inline constexpr char kRowOffsetParam[] = "edgeinfer_row_offset";
+inline constexpr char kFullHeightParam[] = "edgeinfer_full_height";
+inline constexpr char kRowBeginParam[] = "edgeinfer_row_begin";
+inline constexpr char kRowEndParam[] = "edgeinfer_row_end";
+
 // Per inference reply: where the server's time went (integer microseconds), its load factor
 // (measured compute / its unloaded profile) and the requests that were waiting when this one
 // was submitted (itself excluded).

@@ -75,6 +75,48 @@ inference::DataType ConfigDataType(DType dtype) {
   }
 }
 
+// A gRPC parameter in the form the transport-independent readers take.
+net::TransferParamValue ParamValue(const inference::InferParameter& p) {
+  net::TransferParamValue value;
+  switch (p.parameter_choice_case()) {
+    case inference::InferParameter::kStringParam:
+      value.text = p.string_param();
+      break;
+    case inference::InferParameter::kInt64Param:
+      value.integer = p.int64_param();
+      value.number = static_cast<double>(p.int64_param());
+      break;
+    case inference::InferParameter::kUint64Param:
+      if (p.uint64_param() <= static_cast<uint64_t>(INT64_MAX)) {
+        value.integer = static_cast<int64_t>(p.uint64_param());
+      }
+      value.number = static_cast<double>(p.uint64_param());
+      break;
+    case inference::InferParameter::kDoubleParam:
+      value.number = p.double_param();
+      break;
+    default:
+      break;
+  }
+  return value;
+}
+
+// Collects the row-band parameters of every input and requested output.
+Result<BandSpec> ReadBand(const inference::ModelInferRequest& request) {
+  BandParams band;
+  for (const auto& in : request.inputs()) {
+    for (const auto& [key, p] : in.parameters()) {
+      EI_RETURN_IF_ERROR(band.Read(false, in.name(), key, ParamValue(p)));
+    }
+  }
+  for (const auto& out : request.outputs()) {
+    for (const auto& [key, p] : out.parameters()) {
+      EI_RETURN_IF_ERROR(band.Read(true, out.name(), key, ParamValue(p)));
+    }
+  }
+  return band.Finish();
+}
+
 void SetInt(google::protobuf::Map<std::string, inference::InferParameter>* params,
             const std::string& key, int64_t value) {
   (*params)[key].set_int64_param(value);
@@ -217,6 +259,9 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
     call.inputs.push_back({in.name(), std::move(tensor).value()});
   }
   for (const auto& out : request->outputs()) call.outputs.push_back(out.name());
+  Result<BandSpec> band = ReadBand(*request);
+  if (!band.ok()) return ToGrpc(band.status());
+  call.band = std::move(band).value();
   Result<InferReply> reply = RunInference(*state_, call);
   if (!reply.ok()) return ToGrpc(reply.status());
   response->set_model_name(request->model_name());
@@ -233,6 +278,10 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
     t->set_name(out.name);
     t->set_datatype(datatype);
     for (int64_t d : out.tensor.shape()) t->add_shape(d);
+    auto offset = reply->row_offsets.find(out.name);
+    if (offset != reply->row_offsets.end()) {
+      (*t->mutable_parameters())[net::kRowOffsetParam].set_int64_param(offset->second);
+    }
     net::EncodeRawTensor(out.tensor, response->add_raw_output_contents());
   }
   auto* params = response->mutable_parameters();

@@ -138,6 +138,14 @@ Result<json> JsonData(const std::string& name, const Tensor& t) {
   }
 }
 
+net::TransferParamValue JsonParamValue(const json& value) {
+  net::TransferParamValue v;
+  if (value.is_string()) v.text = value.get<std::string>();
+  if (value.is_number_integer()) v.integer = value.get<int64_t>();
+  if (value.is_number()) v.number = value.get<double>();
+  return v;
+}
+
 bool BoolParam(const json& obj, const char* key) {
   if (!obj.is_object()) return false;
   auto params = obj.find("parameters");
@@ -162,6 +170,7 @@ Result<HttpInferRequest> ParseHttpInfer(const std::string& body, int64_t json_le
     return Status::InvalidArgument("request body is not a JSON object");
   }
   HttpInferRequest req;
+  BandParams band;
   if (j.contains("id") && j["id"].is_string()) req.id = j["id"].get<std::string>();
   req.all_binary = BoolParam(j, "binary_data_output");
   if (!j.contains("inputs") || !j["inputs"].is_array()) {
@@ -193,16 +202,14 @@ Result<HttpInferRequest> ParseHttpInfer(const std::string& body, int64_t json_le
     if (params != in.end() && params->is_object() && params->contains(net::kBinaryDataSizeParam)) {
       size_param = &(*params)[net::kBinaryDataSizeParam];
     }
-    // Compressed / quantised binary inputs: the same parameters as over gRPC.
+    // Compressed / quantised binary inputs and row bands: the same parameters as over gRPC.
     net::TransferEncoding encoding;
     if (params != in.end() && params->is_object()) {
       for (const auto& [key, value] : params->items()) {
         if (key.rfind(net::kParamPrefix, 0) != 0) continue;
-        net::TransferParamValue v;
-        if (value.is_string()) v.text = value.get<std::string>();
-        if (value.is_number_integer()) v.integer = value.get<int64_t>();
-        if (value.is_number()) v.number = value.get<double>();
+        const net::TransferParamValue v = JsonParamValue(value);
         EI_RETURN_IF_ERROR(net::ReadTransferParameter(name, key, v, &encoding));
+        EI_RETURN_IF_ERROR(band.Read(false, name, key, v));
       }
     }
     if (encoding.any() && size_param == nullptr) {
@@ -255,8 +262,15 @@ Result<HttpInferRequest> ParseHttpInfer(const std::string& body, int64_t json_le
       const std::string name = out["name"].get<std::string>();
       req.call.outputs.push_back(name);
       if (BoolParam(out, "binary_data")) req.binary_outputs.push_back(name);
+      auto out_params = out.find("parameters");
+      if (out_params != out.end() && out_params->is_object()) {
+        for (const auto& [key, value] : out_params->items()) {
+          EI_RETURN_IF_ERROR(band.Read(true, name, key, JsonParamValue(value)));
+        }
+      }
     }
   }
+  EI_ASSIGN_OR_RETURN(req.call.band, band.Finish());
   return req;
 }
 
@@ -280,16 +294,21 @@ Result<HttpInferBody> BuildHttpInfer(const std::string& model, const HttpInferRe
       return Status::Unimplemented("output '" + out.name + "' has a dtype the protocol lacks");
     }
     json o = {{"name", out.name}, {"datatype", datatype}, {"shape", out.tensor.shape()}};
+    json out_params = json::object();
+    auto row_offset = reply.row_offsets.find(out.name);
+    if (row_offset != reply.row_offsets.end())
+      out_params[net::kRowOffsetParam] = row_offset->second;
     const bool as_binary = request.all_binary ||
                            std::find(request.binary_outputs.begin(), request.binary_outputs.end(),
                                      out.name) != request.binary_outputs.end();
     if (as_binary) {
       any_binary = true;
-      o["parameters"] = {{net::kBinaryDataSizeParam, out.tensor.nbytes()}};
+      out_params[net::kBinaryDataSizeParam] = out.tensor.nbytes();
       net::EncodeRawTensor(out.tensor, &binary);
     } else {
       EI_ASSIGN_OR_RETURN(o["data"], JsonData(out.name, out.tensor));
     }
+    if (!out_params.empty()) o["parameters"] = std::move(out_params);
     j["outputs"].push_back(std::move(o));
   }
   HttpInferBody result;

@@ -22,6 +22,51 @@ Status CheckNotStopping(const ServerState& state) {
   return Status::Ok();
 }
 
+Status BandParams::Read(bool output, const std::string& tensor, const std::string& key,
+                        const net::TransferParamValue& value) {
+  const bool input_key = key == net::kRowOffsetParam || key == net::kFullHeightParam;
+  const bool output_key = key == net::kRowBeginParam || key == net::kRowEndParam;
+  if (!input_key && !output_key) return Status::Ok();
+  const std::string what =
+      std::string(output ? "output '" : "input '") + tensor + "': parameter " + key;
+  if (output ? input_key : output_key) {
+    return Status::InvalidArgument(what + " belongs to " +
+                                   (output ? "input tensors" : "requested outputs"));
+  }
+  if (!value.integer) return Status::InvalidArgument(what + " must be an integer");
+  Pair& pair = output ? outputs_[tensor] : inputs_[tensor];
+  if (key == net::kRowOffsetParam || key == net::kRowBeginParam) {
+    pair.first = *value.integer;
+  } else {
+    pair.second = *value.integer;
+  }
+  return Status::Ok();
+}
+
+Result<BandSpec> BandParams::Finish() const {
+  BandSpec spec;
+  for (const auto& [name, pair] : inputs_) {
+    if (!pair.first || !pair.second) {
+      return Status::InvalidArgument("input '" + name + "': " + net::kRowOffsetParam + " and " +
+                                     net::kFullHeightParam + " must be given together");
+    }
+    spec.inputs[name] = {*pair.first, *pair.second};
+  }
+  for (const auto& [name, pair] : outputs_) {
+    if (!pair.first || !pair.second) {
+      return Status::InvalidArgument("output '" + name + "': " + net::kRowBeginParam + " and " +
+                                     net::kRowEndParam + " must be given together");
+    }
+    if (*pair.first < 0 || *pair.second <= *pair.first) {
+      return Status::InvalidArgument("output '" + name + "': rows [" + std::to_string(*pair.first) +
+                                     ", " + std::to_string(*pair.second) +
+                                     ") are empty or negative");
+    }
+    spec.outputs[name] = {*pair.first, *pair.second};
+  }
+  return spec;
+}
+
 Result<InferReply> RunInference(const ServerState& state, const InferCall& call) {
   EI_RETURN_IF_ERROR(CheckNotStopping(state));
   Result<std::shared_ptr<const ServedModel>> model =
@@ -31,8 +76,9 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
   const auto start = std::chrono::steady_clock::now();
   Result<SliceResult> result = Status::Internal("request did not run");
   ScheduleTiming timing;
-  Status scheduled = state.scheduler->Run(
-      [&] { result = (*model)->Run(call.inputs, call.outputs); }, call.deadline, &timing);
+  Status scheduled =
+      state.scheduler->Run([&] { result = (*model)->Run(call.inputs, call.outputs, call.band); },
+                           call.deadline, &timing);
   if (scheduled.ok() && !result.ok()) scheduled = result.status();
   if (!scheduled.ok()) {
     const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -44,6 +90,7 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
   InferReply reply;
   reply.version = version;
   reply.outputs = std::move(result->outputs);
+  reply.row_offsets = std::move(result->row_offsets);
   reply.queue_us = timing.queue_us;
   reply.compute_us = result->compute_us;
   reply.load_factor = result->load_factor;

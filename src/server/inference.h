@@ -5,11 +5,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "edgeinfer/session.h"
+#include "net/transfer_codec.h"
 #include "server/metrics.h"
 #include "server/repository.h"
 #include "server/scheduler.h"
@@ -21,6 +24,7 @@ struct InferCall {
   std::string version;  // empty: newest
   std::vector<NamedTensor> inputs;
   std::vector<std::string> outputs;  // empty: the model outputs
+  BandSpec band;                     // row-band geometry; empty for whole tensors
   Scheduler::Clock::time_point deadline = Scheduler::Clock::time_point::max();
 };
 
@@ -28,6 +32,7 @@ struct InferCall {
 struct InferReply {
   std::string version;  // the version that ran
   std::vector<NamedTensor> outputs;
+  std::map<std::string, int64_t> row_offsets;  // banded runs: first row each output holds
   int64_t queue_us = 0;
   int64_t compute_us = 0;
   double load_factor = 1.0;
@@ -53,6 +58,26 @@ struct ServerState {
 
 // UNAVAILABLE "the server is shutting down" once `state.stopping` is set, else OK.
 Status CheckNotStopping(const ServerState& state);
+
+// Collects the row-band parameters (net/protocol.h) of a request's tensors, as either front end
+// received them, into a BandSpec.
+class BandParams {
+ public:
+  // Folds parameter `key` of input (`output` false) or requested output `tensor`; keys that are
+  // not row-band parameters are ignored. A non-integer value, or an output parameter on an input
+  // (or the reverse), is InvalidArgument naming the tensor and the parameter.
+  Status Read(bool output, const std::string& tensor, const std::string& key,
+              const net::TransferParamValue& value);
+  // InvalidArgument naming the tensor when only one of a pair was given or rows are empty.
+  Result<BandSpec> Finish() const;
+
+ private:
+  struct Pair {
+    std::optional<int64_t> first, second;
+  };
+  std::map<std::string, Pair> inputs_;   // offset, full height
+  std::map<std::string, Pair> outputs_;  // row begin, row end
+};
 
 Result<InferReply> RunInference(const ServerState& state, const InferCall& call);
 

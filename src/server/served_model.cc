@@ -6,6 +6,7 @@
 
 #include "backend/profile.h"
 #include "backend/registry.h"
+#include "net/protocol.h"
 #include "onnx/onnx_io.h"
 #include "ops/passes.h"
 
@@ -58,6 +59,9 @@ Result<std::unique_ptr<ServedModel>> ServedModel::Create(const std::string& name
   if (InferShapesAndFold(&typed).ok()) {
     for (const Value& v : typed.values()) {
       if (v.dtype != DType::kUndefined) model->dtypes_[v.name] = v.dtype;
+      if (v.rank_known && v.shape.size() == 4 && v.shape[2] >= 0) {
+        model->heights_[v.name] = v.shape[2];
+      }
     }
   }
   for (ValueId id : model->graph_.inputs()) {
@@ -140,12 +144,12 @@ double ServedModel::Baseline(const Graph& specialised) const {
   return us;
 }
 
-Result<std::shared_ptr<ServedModel::Slice>> ServedModel::Compile(
-    const std::vector<NamedTensor>& sorted_inputs, const std::vector<std::string>& outputs) const {
+Result<Graph> ServedModel::SpecialisedSlice(const std::vector<TensorInfo>& sorted_inputs,
+                                            const std::vector<std::string>& outputs) const {
   std::vector<std::string> from;
   std::set<std::string> model_inputs;
   for (const TensorInfo& info : inputs_) model_inputs.insert(info.name);
-  for (const NamedTensor& in : sorted_inputs) {
+  for (const TensorInfo& in : sorted_inputs) {
     ValueId id = graph_.FindValue(in.name);
     if (id == kNoValue) {
       return Status::InvalidArgument("model '" + name_ + "' has no tensor named '" + in.name +
@@ -168,25 +172,25 @@ Result<std::shared_ptr<ServedModel::Slice>> ServedModel::Compile(
   for (ValueId id : graph.inputs()) {
     Value& v = graph.mutable_value(id);
     auto it = std::find_if(sorted_inputs.begin(), sorted_inputs.end(),
-                           [&](const NamedTensor& in) { return in.name == v.name; });
+                           [&](const TensorInfo& in) { return in.name == v.name; });
     if (it == sorted_inputs.end()) {
       return Status::InvalidArgument("missing input '" + v.name + "': the requested outputs of " +
                                      "model '" + name_ + "' depend on it");
     }
     const DType want = dtypes_.count(v.name) ? dtypes_.at(v.name) : DType::kUndefined;
-    if (want != DType::kUndefined && want != it->tensor.dtype()) {
+    if (want != DType::kUndefined && want != it->dtype) {
       return Status::InvalidArgument("input '" + v.name + "' of model '" + name_ + "' has dtype " +
-                                     DTypeName(it->tensor.dtype()) + ", the model expects " +
+                                     DTypeName(it->dtype) + ", the model expects " +
                                      DTypeName(want));
     }
-    v.dtype = it->tensor.dtype();
+    v.dtype = it->dtype;
     if (!model_inputs.count(v.name)) {
       // An intermediate's recorded shape (if any) was for the model's declared input shapes;
       // shape inference from the given shape checks consistency instead.
       v.shape.clear();
       v.rank_known = false;
     }
-    shapes[v.name] = it->tensor.shape();
+    shapes[v.name] = it->shape;
   }
   // Computed values are re-inferred from the given shapes: their recorded shapes (from the
   // file's value_info) hold only for the model's declared input shapes.
@@ -203,6 +207,31 @@ Result<std::shared_ptr<ServedModel::Slice>> ServedModel::Compile(
                   specialised.message())
         .WithContext("model '" + name_ + "'");
   }
+  return graph;
+}
+
+Result<std::shared_ptr<ServedModel::Slice>> ServedModel::Compile(
+    const std::vector<NamedTensor>& sorted_inputs, const std::vector<std::string>& outputs) const {
+  std::set<std::string> model_inputs;
+  for (const TensorInfo& info : inputs_) model_inputs.insert(info.name);
+  std::vector<TensorInfo> infos;
+  for (const NamedTensor& in : sorted_inputs) {
+    const Shape& shape = in.tensor.shape();
+    auto height = heights_.find(in.name);
+    // An intermediate tensor of another height is a row band or a mistake: run as a whole
+    // tensor, the model's padding would be applied at both of its edges and every row near
+    // them would be wrong. Bands must say where they lie.
+    if (!model_inputs.count(in.name) && shape.size() == 4 && height != heights_.end() &&
+        shape[2] != height->second) {
+      return Status::InvalidArgument(
+          "input '" + in.name + "' of model '" + name_ + "' has " + std::to_string(shape[2]) +
+          " rows, but the model computes it with " + std::to_string(height->second) +
+          ": a row band must say which rows it holds (parameters " + net::kRowOffsetParam +
+          " and " + net::kFullHeightParam + ", docs/protocol.md \"Row bands\")");
+    }
+    infos.push_back({in.name, in.tensor.dtype(), shape});
+  }
+  EI_ASSIGN_OR_RETURN(Graph graph, SpecialisedSlice(infos, outputs));
   const Backend* backend = FindBackend("cpu");
   if (backend == nullptr) return Status::Internal("the cpu backend is not registered");
   CompileOptions copts;
@@ -213,6 +242,91 @@ Result<std::shared_ptr<ServedModel::Slice>> ServedModel::Compile(
   slice->graph = std::move(graph);
   slice->baseline_us = Baseline(slice->graph);
   return slice;
+}
+
+Result<SliceResult> ServedModel::RunBand(const std::vector<NamedTensor>& sorted_inputs,
+                                         const std::vector<std::string>& outputs,
+                                         const BandSpec& band) const {
+  std::vector<TensorInfo> full;
+  std::vector<BandTensor> tensors;
+  for (const NamedTensor& in : sorted_inputs) {
+    Shape shape = in.tensor.shape();
+    auto rows = band.inputs.find(in.name);
+    int64_t offset = 0;
+    if (rows != band.inputs.end()) {
+      const InputRows& g = rows->second;
+      if (shape.size() != 4) {
+        return Status::InvalidArgument("input '" + in.name + "' has shape " + ShapeToString(shape) +
+                                       ": row geometry needs a rank-4 NCHW tensor");
+      }
+      if (g.offset < 0 || g.full_height <= 0 || shape[2] > g.full_height ||
+          g.offset > g.full_height - shape[2]) {
+        return Status::InvalidArgument("input '" + in.name + "' holds " + std::to_string(shape[2]) +
+                                       " rows from row " + std::to_string(g.offset) +
+                                       ", which do not fit its full height " +
+                                       std::to_string(g.full_height));
+      }
+      auto height = heights_.find(in.name);
+      if (height != heights_.end() && g.full_height != height->second &&
+          graph_.FirstDynamicInput() == kNoValue) {
+        return Status::InvalidArgument("input '" + in.name + "' has full height " +
+                                       std::to_string(g.full_height) + ", but model '" + name_ +
+                                       "' computes it with " + std::to_string(height->second));
+      }
+      shape[2] = g.full_height;
+      offset = g.offset;
+    }
+    full.push_back({in.name, in.tensor.dtype(), shape});
+    tensors.push_back({in.name, in.tensor, offset});
+  }
+  for (const auto& [name, rows] : band.inputs) {
+    if (std::none_of(sorted_inputs.begin(), sorted_inputs.end(),
+                     [&](const NamedTensor& in) { return in.name == name; })) {
+      return Status::InvalidArgument("row geometry given for '" + name +
+                                     "', which is not an input of the request");
+    }
+  }
+  for (const auto& [name, rows] : band.outputs) {
+    if (std::find(outputs.begin(), outputs.end(), name) == outputs.end()) {
+      return Status::InvalidArgument("rows requested of '" + name +
+                                     "', which is not a requested output");
+    }
+  }
+  std::string key;
+  for (const TensorInfo& in : full) {
+    key += in.name + "|" + DTypeName(in.dtype) + ShapeToString(in.shape) + ";";
+  }
+  key += "->";
+  for (const std::string& out : outputs) key += out + ";";
+  std::shared_ptr<const BandRunner> runner;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto cached = band_runners_.Get(key)) runner = *cached;
+  }
+  if (runner == nullptr) {
+    EI_ASSIGN_OR_RETURN(Graph graph, SpecialisedSlice(full, outputs));
+    const Backend* backend = FindBackend("cpu");
+    if (backend == nullptr) return Status::Internal("the cpu backend is not registered");
+    CompileOptions copts;
+    copts.threads = options_.threads;
+    auto fresh = std::make_shared<const BandRunner>(std::move(graph), backend, copts);
+    std::lock_guard<std::mutex> lock(mu_);
+    runner = band_runners_.Insert(key, std::move(fresh));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  Result<BandResult> run = runner->Run(tensors, band.outputs);
+  if (!run.ok()) return run.status().WithContext("model '" + name_ + "'");
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  SliceResult result;
+  result.compute_us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  for (const std::string& name : outputs) {
+    auto it = std::find_if(run->outputs.begin(), run->outputs.end(),
+                           [&](const BandTensor& t) { return t.name == name; });
+    if (it == run->outputs.end()) return Status::Internal("band output '" + name + "' missing");
+    result.outputs.push_back({name, it->tensor});
+    result.row_offsets[name] = it->offset;
+  }
+  return result;
 }
 
 Result<std::shared_ptr<const ServedModel::Slice>> ServedModel::GetSlice(
@@ -230,7 +344,8 @@ Result<std::shared_ptr<const ServedModel::Slice>> ServedModel::GetSlice(
 }
 
 Result<SliceResult> ServedModel::Run(const std::vector<NamedTensor>& inputs,
-                                     const std::vector<std::string>& outputs) const {
+                                     const std::vector<std::string>& outputs,
+                                     const BandSpec& band) const {
   std::vector<NamedTensor> sorted = inputs;
   std::sort(sorted.begin(), sorted.end(),
             [](const NamedTensor& a, const NamedTensor& b) { return a.name < b.name; });
@@ -243,6 +358,7 @@ Result<SliceResult> ServedModel::Run(const std::vector<NamedTensor>& inputs,
   if (wanted.empty()) {
     for (const TensorInfo& info : outputs_) wanted.push_back(info.name);
   }
+  if (!band.empty()) return RunBand(sorted, wanted, band);
   EI_ASSIGN_OR_RETURN(std::shared_ptr<const Slice> slice, GetSlice(sorted, wanted));
   std::vector<Tensor> ordered;
   for (const std::string& name : slice->input_names) {

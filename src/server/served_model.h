@@ -20,9 +20,11 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/band.h"
 #include "core/lru_cache.h"
 #include "edgeinfer/session.h"
 #include "ir/graph.h"
+#include "ir/rows.h"
 
 namespace edgeinfer::server {
 
@@ -35,10 +37,23 @@ struct ServedModelOptions {
   size_t max_nodes = 0;
 };
 
+// Row-band geometry of a request (docs/protocol.md, "Row bands"): per banded input, the first
+// row it holds and the full tensor's height; per requested output, the rows wanted.
+struct InputRows {
+  int64_t offset = 0;
+  int64_t full_height = 0;
+};
+struct BandSpec {
+  std::map<std::string, InputRows> inputs;
+  std::map<std::string, RowRange> outputs;
+  bool empty() const { return inputs.empty() && outputs.empty(); }
+};
+
 struct SliceResult {
-  std::vector<NamedTensor> outputs;  // in the requested order
-  int64_t compute_us = 0;            // execution only, not compilation
-  double load_factor = 1.0;          // compute time / unloaded baseline of this slice
+  std::vector<NamedTensor> outputs;            // in the requested order
+  std::map<std::string, int64_t> row_offsets;  // banded runs: first row each output holds
+  int64_t compute_us = 0;                      // execution only, not compilation
+  double load_factor = 1.0;                    // compute time / unloaded baseline of this slice
 };
 
 class ServedModel {
@@ -67,10 +82,13 @@ class ServedModel {
   // there is no such tensor.
   Result<DType> TensorDType(const std::string& name) const;
 
-  // Runs the slice from `inputs` to `outputs` (empty: the model outputs). Errors:
-  // InvalidArgument (unknown tensor, wrong dtype or shape, missing input), Internal.
+  // Runs the slice from `inputs` to `outputs` (empty: the model outputs). With `band`, inputs
+  // are row bands of their full tensors and only the wanted rows of each output are computed
+  // (ir/rows.h); compiled bands are cached per slice. Errors: InvalidArgument (unknown tensor,
+  // wrong dtype or shape, missing input, an intermediate input whose height is not the model's
+  // without band geometry, geometry that does not fit, a halo too small), Internal.
   Result<SliceResult> Run(const std::vector<NamedTensor>& inputs,
-                          const std::vector<std::string>& outputs) const;
+                          const std::vector<std::string>& outputs, const BandSpec& band = {}) const;
 
  private:
   struct Slice {
@@ -82,11 +100,16 @@ class ServedModel {
   };
 
   explicit ServedModel(const ServedModelOptions& options)
-      : options_(options), slices_(options.max_slices) {}
+      : options_(options), slices_(options.max_slices), band_runners_(options.max_slices) {}
   Result<std::shared_ptr<const Slice>> GetSlice(const std::vector<NamedTensor>& sorted_inputs,
                                                 const std::vector<std::string>& outputs) const;
   Result<std::shared_ptr<Slice>> Compile(const std::vector<NamedTensor>& sorted_inputs,
                                          const std::vector<std::string>& outputs) const;
+  // The slice from `sorted_inputs` to `outputs`, specialised to the inputs' shapes.
+  Result<Graph> SpecialisedSlice(const std::vector<TensorInfo>& sorted_inputs,
+                                 const std::vector<std::string>& outputs) const;
+  Result<SliceResult> RunBand(const std::vector<NamedTensor>& sorted_inputs,
+                              const std::vector<std::string>& outputs, const BandSpec& band) const;
   double Baseline(const Graph& specialised) const;
   Status ProfileAtLoad();
 
@@ -95,6 +118,8 @@ class ServedModel {
   ServedModelOptions options_;
   Graph graph_;                          // as imported
   std::map<std::string, DType> dtypes_;  // every tensor's dtype, after shape inference
+  // Heights (axis 2) of the rank-4 tensors whose shape the model's declared inputs determine.
+  std::map<std::string, int64_t> heights_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
   size_t model_bytes_ = 0;
@@ -110,6 +135,8 @@ class ServedModel {
   mutable std::mutex mu_;
   // Compiled slices by SliceKey, at most options_.max_slices; guarded by mu_.
   mutable LruCache<std::string, std::shared_ptr<const Slice>> slices_;
+  // Band runners by slice (full shapes), each caching its compiled bands; guarded by mu_.
+  mutable LruCache<std::string, std::shared_ptr<const BandRunner>> band_runners_;
 };
 
 }  // namespace edgeinfer::server
