@@ -171,14 +171,19 @@ Front FrontOf(const Graph& g, const std::string& label) {
 }
 
 // scripts/bands-check: the same at full resolution, for every zoo model
-// (EDGEINFER_BANDS_FULL=1) and for the ONNX files listed in EDGEINFER_BANDS_ONNX
-// (comma-separated, e.g. torchvision exports). Skipped when neither is set: too slow for ctest.
+// (EDGEINFER_BANDS_FULL=1, or a comma-separated list of zoo names) and for the ONNX files listed in
+// EDGEINFER_BANDS_ONNX (comma-separated, e.g. torchvision exports). Skipped when neither is set:
+// too slow for ctest.
 TEST(BandsFullResolution, ZooAndOnnxFiles) {
   const char* full = std::getenv("EDGEINFER_BANDS_FULL");
   const char* files = std::getenv("EDGEINFER_BANDS_ONNX");
   if (full == nullptr && files == nullptr) GTEST_SKIP() << "run by scripts/bands-check";
   if (full != nullptr) {
+    const std::string only = full;  // "1": every model, else a comma-separated list of names
     for (const ZooModel& m : ZooModels()) {
+      if (only != "1" && ("," + only + ",").find("," + m.name + ",") == std::string::npos) {
+        continue;
+      }
       Result<Graph> g = m.build(1);
       ASSERT_TRUE(g.ok()) << m.name << ": " << g.status().ToString();
       const Front f = FrontOf(*g, m.name);
