@@ -1,4 +1,4 @@
-// Zoo fronts in row bands (issue 14): the spatial front of every zoo CNN, at a reduced input
+// Zoo fronts in row bands (issue 14): the spatial front of the zoo CNNs, at a reduced input
 // resolution, cut into 2, 3 and 4 row bands of unequal and equal heights; each band (the input
 // rows its row map needs, with their offset) runs through a BandRunner on the cpu backend, and the
 // stitched bands match the whole front run locally (relative L2 <= 1e-5). The full-resolution
@@ -80,15 +80,16 @@ struct ZooCase {
 };
 
 // Total strides: 32 for the classifiers and YOLOv2-tiny, 8 for OpenPose.
-// Under AddressSanitizer only the light fronts run (building VGG-16's 138 M weights and
-// compiling the big fronts' bands takes most of the time, and none of it is our code under test).
+// VGG-16 is left to scripts/bands-check (full resolution): building its 138 M weights and
+// compiling each band of its 15 M-weight front takes about 13 s here, over the few seconds a
+// ctest case may take. Under AddressSanitizer only the light fronts run, for the same reason
+// (the time goes to building weights and compiling, not to the code under test).
 #if defined(__SANITIZE_ADDRESS__)
 const ZooCase kCases[] = {{"resnet18", 128, 32}, {"googlenet", 128, 32}, {"mobilenetv2", 128, 32}};
 #else
-const ZooCase kCases[] = {{"vgg16", 128, 32},       {"resnet18", 128, 32},
-                          {"resnet50", 128, 32},    {"googlenet", 128, 32},
-                          {"mobilenetv2", 128, 32}, {"yolov2-tiny", 128, 32},
-                          {"openpose", 32, 16}};
+const ZooCase kCases[] = {{"resnet18", 128, 32},    {"resnet50", 128, 32},
+                          {"googlenet", 128, 32},   {"mobilenetv2", 128, 32},
+                          {"yolov2-tiny", 128, 32}, {"openpose", 32, 16}};
 #endif
 
 class BandsZooTest : public ::testing::TestWithParam<ZooCase> {};
