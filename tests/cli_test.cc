@@ -180,6 +180,91 @@ TEST_F(CliTest, ProfileReportsReferenceShare) {
   EXPECT_NE(text.output.find("reference kernels (ref):"), std::string::npos) << text.output;
 }
 
+// x[1,3,10,8] -> Conv(4, 3x3, pad 1) -> Relu -> Conv(4, 3x3, pad 1) "c2" -> GlobalAveragePool
+// -> Flatten -> "y": a spatial front ending at "c2" (10 rows), whose band [b, e) reads input
+// rows [b - 2, e + 2) (clamped to the image).
+Graph TwoConvModel() {
+  Graph g;
+  g.opset = 13;
+  ValueId x = g.AddInput("x", DType::kFloat32, {1, 3, 10, 8});
+  auto inter = [&](const std::string& name) {
+    ValueId v = g.AddValue(name, DType::kUndefined, {});
+    g.mutable_value(v).rank_known = false;
+    return v;
+  };
+  ValueId c1 = inter("c1"), r = inter("r"), c2 = inter("c2"), p = inter("p"), y = inter("y");
+  Attributes conv;
+  conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  g.AddNode(OpKind::kConv, "conv1",
+            {x, g.AddConstant("w1", RandomTensor(DType::kFloat32, {4, 3, 3, 3}, 1))}, {c1}, conv);
+  g.AddNode(OpKind::kRelu, "relu", {c1}, {r});
+  g.AddNode(OpKind::kConv, "conv2",
+            {r, g.AddConstant("w2", RandomTensor(DType::kFloat32, {4, 4, 3, 3}, 2))}, {c2}, conv);
+  g.AddNode(OpKind::kGlobalAveragePool, "gap", {c2}, {p});
+  Attributes flat;
+  flat.Set("axis", int64_t{1});
+  g.AddNode(OpKind::kFlatten, "flat", {p}, {y}, flat);
+  g.AddOutput(y);
+  return g;
+}
+
+// profile --bands: the bands cover the front's rows in order, nearly equal, each reading the
+// input rows its receptive field needs; the middle bands compute a halo (extra FLOPs).
+TEST_F(CliTest, ProfileBandsPrintsBandRows) {
+  const std::string model = dir_.path() + "/twoconv.onnx";
+  ASSERT_TRUE(ExportOnnxFile(TwoConvModel(), model).ok());
+  for (const char* backend : {"reference", "cpu"}) {
+    Outcome o = RunCli("profile " + model + " --bands 3 --threads 1 --repeat 1 --json --backend " +
+                       backend);
+    ASSERT_EQ(o.exit_code, 0) << o.output;
+    auto j = nlohmann::json::parse(o.output, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << o.output;
+    EXPECT_EQ(j["front"], nlohmann::json::array({"c2"}));
+    EXPECT_EQ(j["front_height"].get<int64_t>(), 10);
+    EXPECT_EQ(j["stop_node"], "gap");
+    ASSERT_EQ(j["bands"].size(), 3u);
+    int64_t next = 0;
+    double flops = 0;
+    for (const auto& band : j["bands"]) {
+      const int64_t b = band["output_rows"][0].get<int64_t>();
+      const int64_t e = band["output_rows"][1].get<int64_t>();
+      EXPECT_EQ(b, next);
+      EXPECT_GE(e - b, 3);
+      EXPECT_LE(e - b, 4);
+      next = e;
+      const nlohmann::json want = {std::max<int64_t>(0, b - 2), std::min<int64_t>(10, e + 2)};
+      EXPECT_EQ(band["input_rows"]["x"], want) << band.dump();
+      EXPECT_GE(band["median_ms"].get<double>(), 0.0);
+      flops += band["flops"].get<double>();
+    }
+    EXPECT_EQ(next, 10);
+    // conv1 computes one halo row on each inner edge: 4 extra rows of conv1 and relu in all.
+    EXPECT_GT(flops, j["whole_flops"].get<double>());
+    EXPECT_GT(j["bands"][1]["halo_overhead"].get<double>(), 0.0);
+  }
+  Outcome text = RunCli("profile " + model + " --bands 2 --threads 1 --repeat 1");
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("x[0, 7)"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("x[3, 10)"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("whole front"), std::string::npos) << text.output;
+  // More bands than rows, and a model whose first node mixes rows: clear errors.
+  Outcome many = RunCli("profile " + model + " --bands 11 --repeat 1");
+  EXPECT_EQ(many.exit_code, 1);
+  EXPECT_NE(many.output.find("has only 10 rows"), std::string::npos) << many.output;
+  Graph flat;
+  flat.opset = 13;
+  ValueId x = flat.AddInput("x", DType::kFloat32, {1, 3, 4, 4});
+  ValueId p = flat.AddValue("p", DType::kFloat32, {1, 3, 1, 1});
+  flat.AddNode(OpKind::kGlobalAveragePool, "gap", {x}, {p});
+  flat.AddOutput(p);
+  const std::string flat_model = dir_.path() + "/gap.onnx";
+  ASSERT_TRUE(ExportOnnxFile(flat, flat_model).ok());
+  Outcome none = RunCli("profile " + flat_model + " --bands 2 --repeat 1");
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.output.find("no band-able spatial front"), std::string::npos) << none.output;
+  EXPECT_NE(none.output.find("'gap'"), std::string::npos) << none.output;
+}
+
 // An image input gets the documented ImageNet preprocessing. A uniform colour survives resize
 // and crop unchanged, so every pixel of channel c must be (v_c / 255 - mean_c) / std_c.
 TEST_F(CliTest, ImageInputIsPreprocessed) {

@@ -165,6 +165,32 @@ TEST(RowsTest, QuantisedSplitsReuseCompiledBands) {
   EXPECT_EQ(runner.cached(), 3u);
 }
 
+// ceil_mode rounds the width too: a band above the bottom border keeps it (GoogLeNet's
+// 3x3/2 ceil-mode pools on 112 columns give 56 columns, not 55).
+TEST(RowsTest, CeilModePoolKeepsItsWidthInEveryBand) {
+  for (const OpKind op : {OpKind::kMaxPool, OpKind::kAveragePool}) {
+    Graph g;
+    g.opset = 13;
+    ValueId x = g.AddInput("x", DType::kFloat32, {1, 2, 13, 12});
+    ValueId y = g.AddValue("y", DType::kUndefined, {});
+    g.mutable_value(y).rank_known = false;
+    Attributes pool;
+    pool.Set("kernel_shape", std::vector<int64_t>{3, 3});
+    pool.Set("strides", std::vector<int64_t>{2, 2});
+    pool.Set("ceil_mode", int64_t{1});
+    g.AddNode(op, "pool", {x}, {y}, pool);
+    g.AddOutput(y);
+    ASSERT_TRUE(Specialize(&g, {{"x", {1, 2, 13, 12}}}).ok());
+    ASSERT_EQ(g.value(g.FindValue("y")).shape, (Shape{1, 2, 6, 6}));
+    const Tensor x_data = RandomInput(g, 5);
+    BandRunner runner(g, FindBackend("reference"), CompileOptions{});
+    std::mt19937_64 rng(5);
+    const Tensor stitched = RunInBands(runner, x_data, {{0, 2}, {2, 3}, {3, 6}}, &rng, 0,
+                                       std::string("\n") + OpName(op));
+    EXPECT_TRUE(BitEqual(stitched, RunWhole(g, "reference", x_data))) << OpName(op);
+  }
+}
+
 TEST(RowsTest, SplitRowsQuantisesBoundaries) {
   Result<std::vector<RowRange>> parts = SplitRows(56, {1.0, 1.0, 2.0}, 4);
   ASSERT_TRUE(parts.ok());

@@ -528,12 +528,14 @@ Result<BandGraph> MakeBandGraph(const Graph& graph, const std::vector<BandInput>
       const RowRange clamped = Clamp(unclamped, rule.in_height);
       const int64_t top = clamped.begin - unclamped.begin;
       int64_t bottom = unclamped.end - clamped.end;
-      bool ceil_mode = false;
+      // ceil_mode stays the model's in every band: it also rounds the width, which bands keep
+      // whole. Along the height it changes nothing above the bottom border, where the band's
+      // padded input spans exactly (rows - 1) * stride + extent rows (no partial window).
+      const bool ceil_mode = rule.ceil_mode;
       if (rows.end == rule.out_height) {
         // The bottom border: the model's pad and ceil_mode give exactly the remaining rows, and
         // keep average pooling's divisor at the border what it is in the whole run.
         bottom = rule.pad_bottom;
-        ceil_mode = rule.ceil_mode;
       }
       Node& rewritten = b.mutable_nodes()[ni];
       // Width pads as the whole run resolved them (SAME included), height pads per band edge.

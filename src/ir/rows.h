@@ -116,7 +116,7 @@ struct BandGraph {
 // The band pass. `graph` is specialised at the full shapes (a slice from the band's inputs to
 // its outputs); `inputs` gives the rows each banded input holds; `wanted` the rows wanted of
 // each output (outputs not listed: whole). Pads are rewritten per band edge (interior edges get
-// none, the border edges keep the model's, ceil_mode only where the band reaches the bottom),
+// none, the border edges keep the model's; ceil_mode is kept, as it also rounds the width),
 // Slice crops are inserted where a consumer needs fewer rows than its input holds, and nodes
 // no wanted row depends on are dropped. Errors (InvalidArgument) name the tensor: an offset or
 // height that does not fit its tensor, a band that does not hold the rows the wanted output rows
