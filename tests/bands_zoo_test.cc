@@ -1,9 +1,9 @@
 // Zoo fronts in row bands (issue 14): the spatial front of the zoo CNNs, at a reduced input
 // resolution, cut into 2, 3 and 4 row bands of unequal and equal heights; each band (the input
-// rows its row map needs, with their offset) runs through a BandRunner on the cpu backend, and the
-// stitched bands match the whole front run locally (relative L2 <= 1e-5). The full-resolution
-// run of the same check is scripts/bands-check. (Band requests to a server: not yet, see
-// the bands-zoo note.)
+// rows its row map needs, with their offset) is sent as a band request to an in-process edge
+// server (runtime/band_target.h's RemoteBandTarget through EdgeClient), and the stitched bands
+// match the whole front run locally (relative L2 <= 1e-5). The full-resolution run of the same
+// check is scripts/bands-check.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,6 +21,8 @@
 #include "onnx/onnx_io.h"
 #include "ops/passes.h"
 #include "oracle_util.h"
+#include "runtime/band_target.h"
+#include "server/server.h"
 #include "zoo/zoo.h"
 
 namespace edgeinfer::testing {
@@ -94,6 +96,30 @@ const ZooCase kCases[] = {{"resnet18", 128, 32},    {"resnet50", 128, 32},
 
 class BandsZooTest : public ::testing::TestWithParam<ZooCase> {};
 
+// One edge server for the whole test program (uploads allowed, one kernel thread), and a client.
+net::EdgeClient* BandServerClient() {
+  static net::EdgeClient* client = [] {
+    static TempDir repository;
+    static server::EdgeServer edge;
+    server::ServerOptions options;
+    options.grpc_address = "127.0.0.1:0";
+    options.http_address = "";
+    options.repository = repository.path();
+    options.threads = 1;
+    options.workers = 1;
+    options.allow_upload = true;
+    const Status started = edge.Start(options);
+    EXPECT_TRUE(started.ok()) << started.ToString();
+    net::EdgeClientOptions copts;
+    copts.address = "127.0.0.1:" + std::to_string(edge.ports().grpc);
+    copts.timeout_ms = 600000;  // full-resolution fronts under scripts/bands-check
+    Result<std::unique_ptr<net::EdgeClient>> c = net::EdgeClient::Connect(copts);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? c->release() : nullptr;
+  }();
+  return client;
+}
+
 // Cuts the front `f` into 2, 3 and 4 bands, runs each, stitches, and checks the stitched
 // outputs against the whole front's (relative L2 <= 1e-5). Prints one line per band count.
 void CheckBands(const std::string& label, const Front& f, uint64_t seed) {
@@ -104,6 +130,15 @@ void CheckBands(const std::string& label, const Front& f, uint64_t seed) {
   BandRunner local(f.graph, FindBackend("cpu"), one_thread);
   Result<BandResult> whole = local.Run({{f.input, x, 0}}, {});
   ASSERT_TRUE(whole.ok()) << label << ": " << whole.status().ToString();
+  // The bands run on the server: the front uploaded as a model of its own.
+  net::EdgeClient* client = BandServerClient();
+  ASSERT_NE(client, nullptr);
+  Result<std::string> bytes = ExportOnnx(f.graph);
+  ASSERT_TRUE(bytes.ok()) << label << ": " << bytes.status().ToString();
+  Result<std::string> name = client->EnsureModel(*bytes);
+  ASSERT_TRUE(name.ok()) << label << ": " << name.status().ToString();
+  Result<std::unique_ptr<BandTarget>> remote = RemoteBandTarget(f.graph, client, *name);
+  ASSERT_TRUE(remote.ok()) << remote.status().ToString();
   for (int n : {2, 3, 4}) {
     // 2 and 3 bands of unequal heights (one-row bands, then the rest), 4 of equal heights
     // (SplitRows). The pattern lets bands share compilations: a band's compilation is keyed by
@@ -126,7 +161,7 @@ void CheckBands(const std::string& label, const Front& f, uint64_t seed) {
       ASSERT_TRUE(map.ok()) << label << ": " << map.status().ToString();
       const RowRange need = map->values[static_cast<size_t>(f.graph.inputs()[0])].rows;
       rows += " " + part.ToString() + "<-" + need.ToString();
-      Result<BandResult> run = local.Run({{f.input, RowsOf(x, need), need.begin}}, wanted);
+      Result<BandRun> run = (*remote)->Run({{f.input, RowsOf(x, need), need.begin}}, wanted);
       ASSERT_TRUE(run.ok()) << label << " band " << part.ToString() << ": "
                             << run.status().ToString();
       ASSERT_EQ(run->outputs.size(), f.outputs.size());
