@@ -207,6 +207,13 @@ void Compiler::AddFill(int dst, float value, std::vector<int> nodes) {
   steps_.push_back(std::move(step));
 }
 
+void Compiler::AddStep(std::unique_ptr<Step> step, std::vector<int> nodes) {
+  step->label = nodes.empty() ? std::string("copy")
+                              : NodeLabel(graph_->nodes()[static_cast<size_t>(nodes.front())]);
+  step->nodes = std::move(nodes);
+  steps_.push_back(std::move(step));
+}
+
 int Compiler::PlainSlot(ValueId v) {
   int p = Primary(v);
   if (slot(p).plain) return p;

@@ -93,6 +93,9 @@ class Compiler {
   void AddReorder(int src, int dst, std::vector<int> nodes);
   // Appends a step that sets every float of plain slot `dst` to `value`.
   void AddFill(int dst, float value, std::vector<int> nodes);
+  // Appends a step built by an emitter (its reads and writes already set), labelled by the
+  // first of `nodes`.
+  void AddStep(std::unique_ptr<Step> step, std::vector<int> nodes);
   int NodeIndex(const Node& node) const;
 
  private:
