@@ -376,6 +376,31 @@ TEST(BackendTest, DenseBlockConcatsOfMixedLayouts) {
   }
 }
 
+// torch.onnx writes an all-zero Pad before some AveragePools: it is a view of its input (no
+// step), and the input, still read afterwards, is not overwritten through it.
+TEST(BackendTest, ZeroPadIsAView) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kPad, OpKind::kAveragePool, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 16, 8, 8});
+  ValueId conv = b.Conv("c", x, 16, 3, 1);  // node 0
+  ValueId padded = b.g.AddValue("pad.y", DType::kFloat32, {1, 16, 8, 8});
+  b.g.AddNode(OpKind::kPad, "pad",
+              {conv, b.Const("pads", Tensor::FromVector<int64_t>(std::vector<int64_t>(8, 0), {8}))},
+              {padded});  // node 1
+  Attributes pool;
+  pool.Set("kernel_shape", std::vector<int64_t>{2, 2});
+  pool.Set("strides", std::vector<int64_t>{2, 2});
+  ValueId avg = b.g.AddValue("avg.y", DType::kFloat32, {1, 16, 4, 4});
+  b.g.AddNode(OpKind::kAveragePool, "avg", {padded}, {avg}, pool);  // node 2
+  b.g.AddOutput(avg);
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu", padded));  // node 3: may run in place
+  b.g.AddOutput(conv);
+  RunResult r = ExpectAgree(b.g, {Random({1, 16, 8, 8}, 41)});
+  for (const StepTiming& s : r.steps) {
+    EXPECT_EQ(std::count(s.nodes.begin(), s.nodes.end(), 1), 0) << "a step for the Pad";
+  }
+}
+
 TEST(BackendTest, OutputAlsoConsumedByAnotherNode) {
   REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kRelu);
   Builder b;
