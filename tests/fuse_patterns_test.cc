@@ -187,5 +187,50 @@ TEST(FusePatternsTest, LayerNormWithoutAffineAndOverTwoAxes) {
   EXPECT_EQ(reference_steps, 0);
 }
 
+// Transpose(Transpose(x)): a pair that cancels becomes an Identity, one that does not becomes
+// one Transpose of x, a chain of three folds into one, and a pair whose middle tensor is also
+// an output is left alone. The folded graph computes the same function.
+TEST(FusePatternsTest, TransposePairsCancelOrCompose) {
+  Builder b;
+  ValueId x = b.Input({2, 3, 4, 5});
+  ValueId nhwc = b.Op(OpKind::kTranspose, {x}, Perm({0, 2, 3, 1}));
+  b.g.AddOutput(b.Op(OpKind::kRelu, {b.Op(OpKind::kTranspose, {nhwc}, Perm({0, 3, 1, 2}))}));
+  ValueId swap = b.Op(OpKind::kTranspose, {x}, Perm({1, 0, 2, 3}));
+  b.g.AddOutput(b.Op(OpKind::kTranspose, {swap}, Perm({0, 2, 1, 3})));
+  ValueId t1 = b.Op(OpKind::kTranspose, {x}, Perm({3, 2, 1, 0}));
+  ValueId t2 = b.Op(OpKind::kTranspose, {t1}, Perm({0, 2, 1, 3}));
+  b.g.AddOutput(b.Op(OpKind::kTranspose, {t2}));  // no perm: reversed axes
+  ValueId kept = b.Op(OpKind::kTranspose, {x}, Perm({0, 1, 3, 2}));
+  b.g.AddOutput(kept);
+  b.g.AddOutput(b.Op(OpKind::kTranspose, {kept}, Perm({0, 1, 3, 2})));
+  ASSERT_TRUE(Specialize(&b.g, {}).ok());
+  const Tensor in = Random({2, 3, 4, 5}, 7);
+  std::vector<Tensor> want = RunOn("reference", b.g, in, nullptr);
+
+  Graph fused = b.g;
+  FusedPatterns counts;
+  ASSERT_TRUE(FusePatterns(&fused, &counts).ok());
+  EXPECT_EQ(counts.transpose_pairs, 4);  // cancel, compose, and the chain of three (two folds)
+  ASSERT_TRUE(fused.Verify().ok());
+  int transposes = 0;
+  int identities = 0;
+  for (const Node& n : fused.nodes()) {
+    if (n.removed) continue;
+    transposes += n.op == OpKind::kTranspose;
+    identities += n.op == OpKind::kIdentity;
+  }
+  EXPECT_EQ(identities, 1);
+  EXPECT_EQ(transposes, 4);  // the composed pair, the chain, and the pair left alone
+  std::vector<Tensor> got = RunOn("reference", fused, in, nullptr);
+  std::vector<Tensor> cpu = RunOn("cpu", b.g, in, nullptr);
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_EQ(cpu.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(got[i].shape(), want[i].shape()) << "output " << i;
+    EXPECT_EQ(RelativeL2(got[i], want[i]), 0.0) << "output " << i;
+    EXPECT_EQ(RelativeL2(cpu[i], want[i]), 0.0) << "output " << i;
+  }
+}
+
 }  // namespace
 }  // namespace edgeinfer

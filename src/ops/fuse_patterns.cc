@@ -272,6 +272,54 @@ bool FuseLayerNormAt(Matcher& m, int r1) {
   return true;
 }
 
+// The permutation of Transpose node `t` over rank `rank` (reversed axes when perm is absent);
+// empty when it is not a permutation.
+std::vector<int64_t> PermOf(const Node& t, size_t rank) {
+  std::vector<int64_t> perm = t.attrs.GetInts("perm");
+  if (perm.empty()) {
+    for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
+  }
+  std::vector<bool> seen(rank, false);
+  if (perm.size() != rank) return {};
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return {};
+    seen[static_cast<size_t>(p)] = true;
+  }
+  return perm;
+}
+
+// Transpose `t2` of a Transpose whose output only it reads: one Transpose of the first one's
+// input, or an Identity when the two cancel; true when folded.
+bool FoldTransposePairAt(Matcher& m, int t2) {
+  const Node& outer = m.node(t2);
+  if (outer.inputs.size() != 1 || outer.outputs.size() != 1) return false;
+  const ValueId mid = outer.inputs[0];
+  const int t1 = m.ProducerOf(mid, OpKind::kTranspose);
+  if (t1 < 0 || m.OnlyConsumer(mid) != t2 || m.node(t1).inputs.size() != 1) return false;
+  const ValueId x = m.node(t1).inputs[0];
+  const size_t rank = m.g_.value(x).shape.size();
+  const std::vector<int64_t> p = PermOf(m.node(t1), rank);
+  const std::vector<int64_t> q = PermOf(outer, rank);
+  if (p.empty() || q.empty()) return false;
+  // y1 dim k is x dim p[k]; y2 dim k is y1 dim q[k], so x dim p[q[k]].
+  std::vector<int64_t> r(rank);
+  bool identity = true;
+  for (size_t k = 0; k < rank; ++k) {
+    r[k] = p[static_cast<size_t>(q[k])];
+    identity = identity && r[k] == static_cast<int64_t>(k);
+  }
+  m.mutable_node(t1).removed = true;
+  Node& out = m.mutable_node(t2);
+  out.inputs = {x};
+  out.attrs = Attributes();
+  if (identity) {
+    out.op = OpKind::kIdentity;
+  } else {
+    out.attrs.Set("perm", r);
+  }
+  return true;
+}
+
 }  // namespace
 
 Status FusePatterns(Graph* graph, FusedPatterns* counts) {
@@ -290,6 +338,9 @@ Status FusePatterns(Graph* graph, FusedPatterns* counts) {
     } else if (node.op == OpKind::kReduceMean) {
       fused = FuseLayerNormAt(m, static_cast<int>(n));
       c.layer_norm += fused;
+    } else if (node.op == OpKind::kTranspose) {
+      fused = FoldTransposePairAt(m, static_cast<int>(n));
+      c.transpose_pairs += fused;
     }
     if (fused) graph->RebuildUses();
   }
