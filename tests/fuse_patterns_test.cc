@@ -232,5 +232,40 @@ TEST(FusePatternsTest, TransposePairsCancelOrCompose) {
   }
 }
 
+// A channel-last segment between two convolutions, as exporters write it: Transpose to NHWC,
+// per-channel work on the last axis, Transpose back to NCHW. On the cpu backend the first
+// convolution writes channel-last, so both Transposes are views (no step of their own), and
+// the result matches the reference backend.
+TEST(FusePatternsTest, ChannelLastSegmentBetweenConvs) {
+  Builder b;
+  ValueId x = b.Input({2, 8, 9, 7});
+  Attributes conv;
+  conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  ValueId c1 = b.Op(OpKind::kConv, {x, b.Weight({16, 8, 3, 3}), b.Weight({16})}, conv);
+  ValueId nhwc = b.Op(OpKind::kTranspose, {c1}, Perm({0, 2, 3, 1}));  // node 1
+  ValueId scaled = b.Op(OpKind::kMul, {nhwc, b.Weight({16}, 0.5f, 1.5f)});
+  ValueId act = b.Op(OpKind::kRelu, {b.Op(OpKind::kAdd, {scaled, b.Weight({16})})});
+  ValueId nchw = b.Op(OpKind::kTranspose, {act}, Perm({0, 3, 1, 2}));  // node 5
+  b.g.AddOutput(b.Op(OpKind::kConv, {nchw, b.Weight({4, 16, 3, 3}), b.Weight({4})}, conv));
+  ASSERT_TRUE(Specialize(&b.g, {}).ok());
+  ASSERT_EQ(b.g.nodes()[1].op, OpKind::kTranspose);
+  ASSERT_EQ(b.g.nodes()[5].op, OpKind::kTranspose);
+  const Tensor in = Random({2, 8, 9, 7}, 9);
+  std::vector<Tensor> want = RunOn("reference", b.g, in, nullptr);
+
+  auto exe = FindBackend("cpu")->Compile(b.g, CompileOptions{});
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  std::vector<Tensor> got;
+  std::vector<StepTiming> steps;
+  ASSERT_TRUE((*exe)->RunProfiled({in}, &got, &steps).ok());
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(want.size(), 1u);
+  EXPECT_LE(RelativeL2(got[0], want[0]), kTolerance);
+  for (const StepTiming& s : steps) {
+    EXPECT_FALSE(s.reference);
+    for (int n : s.nodes) EXPECT_TRUE(n != 1 && n != 5) << "a step for Transpose node " << n;
+  }
+}
+
 }  // namespace
 }  // namespace edgeinfer

@@ -167,6 +167,12 @@ Shape PadRank(const Shape& shape, size_t rank);
 bool PlainDesc(const Shape& shape, DType dtype, dnnl::memory::desc* desc);
 dnnl::memory::desc PlainF32(const Shape& shape);
 bool IsF32(const Graph& g, ValueId v);
+// The channel-last layout over `shape` (nwc, nhwc, ndhwc) for rank 3 to 5; false otherwise.
+bool ChannelLastDesc(const Shape& shape, dnnl::memory::desc* desc);
+// Whether `perm` moves the channel axis last (0, 2, ..., r-1, 1) or back first
+// (0, r-1, 1, ..., r-2), for rank 3 to 5.
+bool IsToChannelLast(const std::vector<int64_t>& perm);
+bool IsToChannelFirst(const std::vector<int64_t>& perm);
 // Post-ops for a group (sum and eltwise), in order.
 dnnl::post_ops MakePostOps(const FusionGroup& group);
 

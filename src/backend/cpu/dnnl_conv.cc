@@ -1,6 +1,7 @@
 // oneDNN emitters for sliding-window ops: Conv (with fusions), ConvTranspose and pooling.
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "backend/cpu/conv_algorithm.h"
 #include "backend/cpu/cpu_compiler.h"
@@ -84,6 +85,25 @@ bool ConvOperandsSupported(const Graph& g, ValueId x, ValueId wv, ValueId bv) {
   return bv == kNoValue || g.value(bv).is_constant();
 }
 
+// True if every use of `v` is a Transpose moving the channel axis last (so that a channel-last
+// producer makes them views).
+bool OnlyReadToChannelLast(const Graph& g, ValueId v) {
+  const Value& value = g.value(v);
+  if (value.consumers.empty()) return false;
+  for (int n : value.consumers) {
+    const Node& node = g.nodes()[static_cast<size_t>(n)];
+    if (node.removed || node.op != OpKind::kTranspose ||
+        !IsToChannelLast(node.attrs.GetInts("perm"))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsReference(const dnnl::primitive_desc_base& pd) {
+  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+}
+
 }  // namespace
 
 bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
@@ -138,12 +158,24 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
   memory::desc bias_md = PlainF32({oc});
   dnnl::primitive_attr attr = Compiler::Attr();
   attr.set_post_ops(MakePostOps(group));
-  auto make_pd = [&](algorithm alg) {
-    dnnl::convolution_forward::desc desc(prop_kind::forward_inference, alg, Any(xs), Any(wdims),
-                                         bias_md, Any(out_shape), w.strides, w.dilation, w.pad_l,
-                                         w.pad_r);
+  auto make_pd = [&](algorithm alg, const memory::desc& src_md, const memory::desc& dst_md) {
+    dnnl::convolution_forward::desc desc(prop_kind::forward_inference, alg, src_md, Any(wdims),
+                                         bias_md, dst_md, w.strides, w.dilation, w.pad_l, w.pad_r);
     return dnnl::convolution_forward::primitive_desc(desc, attr, c.engine());
   };
+  // oneDNN picks the layouts, except that a direct convolution is asked for channel-last where
+  // that saves a copy: a source already channel-last, and a destination read only by
+  // Transposes to channel-last (which then are views).
+  memory::desc src_want = Any(xs);
+  memory::desc dst_want = Any(out_shape);
+  memory::desc channel_last;
+  const Slot& x_slot = c.slot(c.Primary(x));
+  if (ChannelLastDesc(xs, &channel_last) && x_slot.has_desc && x_slot.desc == channel_last) {
+    src_want = channel_last;
+  }
+  if (OnlyReadToChannelLast(g, group.output) && ChannelLastDesc(out_shape, &channel_last)) {
+    dst_want = channel_last;
+  }
   dnnl::convolution_forward::primitive_desc pd;
   bool winograd = false;
   if (xs.size() == 4) {
@@ -163,12 +195,23 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
   }
   if (winograd) {
     try {
-      pd = make_pd(algorithm::convolution_winograd);
+      pd = make_pd(algorithm::convolution_winograd, Any(xs), Any(out_shape));
     } catch (const dnnl::error&) {
       winograd = false;  // no Winograd kernel for this CPU or configuration
     }
   }
-  if (!winograd) pd = make_pd(algorithm::convolution_direct);
+  if (!winograd) {
+    bool chosen = false;
+    if (src_want != Any(xs) || dst_want != Any(out_shape)) {
+      try {
+        pd = make_pd(algorithm::convolution_direct, src_want, dst_want);
+        chosen = !IsReference(pd);
+      } catch (const dnnl::error&) {
+        chosen = false;  // no implementation in those layouts: let oneDNN choose
+      }
+    }
+    if (!chosen) pd = make_pd(algorithm::convolution_direct, Any(xs), Any(out_shape));
+  }
 
   Result<int> wslot = c.ReorderedConstant(weights, PlainF32(wdims), pd.weights_desc());
   if (!wslot.ok()) return false;

@@ -1,5 +1,6 @@
 // oneDNN emitters for data movement and reductions: Transpose as one reorder (from whatever
-// layout the input has, so a blocked activation goes to a permuted plain tensor in one pass),
+// layout the input has, so a blocked activation goes to a permuted plain tensor in one pass) or
+// as a view where a layout makes it one (into and out of channel-last segments),
 // Slice (unit steps) as a reorder from a sub-memory view, constant Pad as a fill and a reorder
 // into a sub-memory view, and ReduceMean/Sum/Max/Min/L2 on the reduction primitive.
 #include <algorithm>
@@ -68,6 +69,23 @@ bool EmitTranspose(Compiler& c, const Node& node) {
   }
   memory::desc permuted(ToDims(xs), y_plain.data_type(), strides);
   const Slot& primary = c.slot(c.Primary(x));
+  // x is already laid out as y's plain bytes (a channel-last convolution output moved to
+  // channel-last): a view.
+  if (primary.has_desc && primary.desc == permuted) {
+    c.Define(y, c.View(c.Primary(x), y_plain));
+    return true;
+  }
+  // A channel-last tensor back to channel-first: a view of the plain input in the channel-last
+  // layout, which convolutions and the layout-agnostic ops take as it is.
+  memory::desc channel_last;
+  if (IsToChannelFirst(perm) && ChannelLastDesc(ys, &channel_last) &&
+      g.value(y).dtype == DType::kFloat32) {
+    const int plain = c.PlainSlot(x);
+    if (c.slot(plain).has_desc) {
+      c.Define(y, c.View(plain, channel_last));
+      return true;
+    }
+  }
   int src = primary.has_desc && primary.desc.dims() == ToDims(xs) ? c.Primary(x) : c.PlainSlot(x);
   if (!c.slot(src).has_desc) return false;
   int out = c.NewValueSlot(y, y_plain);
