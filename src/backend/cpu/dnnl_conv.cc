@@ -238,6 +238,97 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
   return true;
 }
 
+namespace {
+
+// A 2-D ConvTranspose whose kernel equals its stride (no pads, dilations, output padding or
+// groups) writes every output pixel from exactly one input pixel:
+//   y[n, o, i*kh + a, j*kw + b] = bias[o] + sum_c x[n, c, i, j] * w[c, o, a, b].
+// That is one GEMM, Z[n*H*W + i*W + j, (a*kw + b)*O + o] = x (channel-last, [NHW, C]) times
+// the weights reordered to [C, kh*kw*O] (bias folded in), then a scatter of Z's rows into the
+// channel-last output: for each (n, i, a, j) a run of kw*O floats, one strided reorder.
+// oneDNN's deconvolution runs these (PP-OCR's detection head upsamplers) as a direct
+// convolution over a zero-stuffed input, most of whose multiplies are by the inserted zeros.
+bool EmitNonOverlappingConvTranspose(Compiler& c, const Node& node) {
+  const Graph& g = c.graph();
+  ValueId x = node.input(0);
+  ValueId wv = node.input(1);
+  ValueId bv = node.input(2);
+  ValueId y = node.outputs[0];
+  const Shape& xs = g.value(x).shape;
+  const Shape& ys = g.value(y).shape;
+  const Value& wval = g.value(wv);
+  if (xs.size() != 4 || wval.shape.size() != 4 || node.attrs.GetInt("group", 1) != 1) return false;
+  const int64_t n = xs[0], ic = xs[1], h = xs[2], w = xs[3];
+  const int64_t oc = wval.shape[1], kh = wval.shape[2], kw = wval.shape[3];
+  if (wval.shape[0] != ic || ys != Shape{n, oc, h * kh, w * kw}) return false;
+  const std::vector<int64_t> kernel = {kh, kw};
+  if (node.attrs.GetInts("kernel_shape", kernel) != kernel ||
+      node.attrs.GetInts("strides", {1, 1}) != kernel ||
+      node.attrs.GetInts("dilations", {1, 1}) != std::vector<int64_t>{1, 1} ||
+      node.attrs.GetInts("output_padding", {0, 0}) != std::vector<int64_t>{0, 0} ||
+      node.attrs.GetInts("pads", {0, 0, 0, 0}) != std::vector<int64_t>{0, 0, 0, 0}) {
+    return false;
+  }
+  const std::string auto_pad = node.attrs.GetString("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID" && !auto_pad.empty()) return false;
+  const int64_t m = n * h * w;
+  const int64_t cols = kh * kw * oc;
+  // Weights [C, O, kh, kw] -> [C, (a*kw + b)*O + o]; bias repeated per kernel position.
+  Tensor weights = Tensor::Empty(DType::kFloat32, {ic, cols});
+  const float* src_w = wval.constant.data<float>();
+  float* dst_w = weights.data<float>();
+  for (int64_t ci = 0; ci < ic; ++ci) {
+    for (int64_t o = 0; o < oc; ++o) {
+      for (int64_t t = 0; t < kh * kw; ++t) {
+        dst_w[ci * cols + t * oc + o] = src_w[(ci * oc + o) * kh * kw + t];
+      }
+    }
+  }
+  Tensor bias = Tensor::Zeros(DType::kFloat32, {1, cols});
+  if (bv != kNoValue) {
+    const Value& bval = g.value(bv);
+    if (bval.constant.numel() != oc) return false;
+    for (int64_t t = 0; t < kh * kw; ++t) {
+      std::copy(bval.constant.data<float>(), bval.constant.data<float>() + oc,
+                bias.data<float>() + t * oc);
+    }
+  }
+  const memory::desc src_md = PlainF32({m, ic});
+  const memory::desc bias_md = PlainF32({1, cols});
+  const memory::desc z_md = PlainF32({m, cols});
+  dnnl::matmul::desc desc(src_md, Any({ic, cols}), bias_md, z_md);
+  dnnl::matmul::primitive_desc pd(desc, Compiler::Attr(), c.engine());
+  if (IsReference(pd)) return false;
+  Result<int> wslot = c.ReorderedConstant(weights, PlainF32({ic, cols}), pd.weights_desc());
+  if (!wslot.ok()) return false;
+  memory::desc x_channel_last;
+  memory::desc y_layout;
+  if (!ChannelLastDesc(xs, &x_channel_last) || !ChannelLastDesc(ys, &y_layout)) return false;
+  // One output channel: the plain layout has the same bytes and needs no reorder at the end.
+  if (oc == 1) y_layout = PlainF32(ys);
+  const int z = c.NewScratchSlot(z_md);
+  const int nodes = c.NodeIndex(node);
+  c.AddDnnlStep(pd, dnnl::matmul(pd),
+                {{DNNL_ARG_SRC, c.View(c.SlotIn(x, x_channel_last), src_md)},
+                 {DNNL_ARG_WEIGHTS, *wslot},
+                 {DNNL_ARG_BIAS, c.ConstantSlot(bias, bias_md)},
+                 {DNNL_ARG_DST, z}},
+                {nodes});
+  // Both seen as [N, H, kh, W, kw*O]; Z holds (n, i, j) rows of (a, b, o).
+  const memory::dims dims = {n, h, kh, w, kw * oc};
+  const memory::desc from(dims, memory::data_type::f32,
+                          memory::dims{h * w * cols, w * cols, kw * oc, cols, 1});
+  const memory::desc to(
+      dims, memory::data_type::f32,
+      memory::dims{h * kh * w * kw * oc, kh * w * kw * oc, w * kw * oc, kw * oc, 1});
+  const int out = c.NewValueSlot(y, y_layout);
+  c.AddReorder(c.View(z, from), c.View(out, to), {nodes});
+  c.Define(y, out);
+  return true;
+}
+
+}  // namespace
+
 bool EmitConvTranspose(Compiler& c, const Node& node) {
   const Graph& g = c.graph();
   ValueId x = node.input(0);
@@ -248,6 +339,7 @@ bool EmitConvTranspose(Compiler& c, const Node& node) {
     return false;
   }
   if (!ConvOperandsSupported(g, x, wv, bv)) return false;
+  if (EmitNonOverlappingConvTranspose(c, node)) return true;
   const Shape& xs = g.value(x).shape;
   const Shape& ys = g.value(y).shape;
   const Value& wval = g.value(wv);
