@@ -267,5 +267,55 @@ TEST(FusePatternsTest, ChannelLastSegmentBetweenConvs) {
   }
 }
 
+// PP-OCRv4's backbone after each convolution: a learnable affine (Mul and Add of [1]-shaped
+// constants), paddle2onnx's decomposed HardSwish x * Clip(x + 3, 0, 6) / 6, and a second affine.
+// The HardSwish folds into one node; on the cpu backend the first affine folds into the
+// convolution's weights and bias, the HardSwish and the second affine (its Mul and Add composed)
+// run as the convolution's post-ops: one step for all nine nodes.
+TEST(FusePatternsTest, PaddleHardSwishAndAffinesRunAsConvPostOps) {
+  Builder b;
+  auto one = [&](float v) {
+    return b.g.AddConstant("k" + std::to_string(v), Tensor::FromVector<float>({v}, {1}));
+  };
+  ValueId x = b.Input({1, 4, 7, 6});
+  Attributes conv;
+  conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  ValueId c = b.Op(OpKind::kConv, {x, b.Weight({16, 4, 3, 3}), b.Weight({16})}, conv);
+  ValueId a = b.Op(OpKind::kAdd, {b.Op(OpKind::kMul, {one(1.5f), c}), one(-0.25f)});
+  ValueId clip =
+      b.Op(OpKind::kClip, {b.Op(OpKind::kAdd, {a, b.Scalar(3.f)}), b.Scalar(0.f), b.Scalar(6.f)});
+  ValueId hs = b.Op(OpKind::kDiv, {b.Op(OpKind::kMul, {a, clip}), b.Scalar(6.f)});
+  b.g.AddOutput(b.Op(OpKind::kAdd, {b.Op(OpKind::kMul, {one(0.75f), hs}), one(0.5f)}));
+  ASSERT_TRUE(Specialize(&b.g, {}).ok());
+  const int num_nodes = static_cast<int>(b.g.nodes().size());
+  ASSERT_EQ(num_nodes, 9);
+  const Tensor in = Random({1, 4, 7, 6}, 13, -2.f, 2.f);
+  std::vector<Tensor> want = RunOn("reference", b.g, in, nullptr);
+
+  Graph fused = b.g;
+  FusedPatterns counts;
+  ASSERT_TRUE(FusePatterns(&fused, &counts).ok());
+  EXPECT_EQ(counts.hard_swish, 1);
+  ASSERT_TRUE(fused.Verify().ok());
+  std::vector<Tensor> got = RunOn("reference", fused, in, nullptr);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_LE(RelativeL2(got[0], want[0]), kTolerance);
+
+  auto exe = FindBackend("cpu")->Compile(b.g, CompileOptions{});
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  std::vector<Tensor> cpu;
+  std::vector<StepTiming> steps;
+  ASSERT_TRUE((*exe)->RunProfiled({in}, &cpu, &steps).ok());
+  ASSERT_EQ(cpu.size(), 1u);
+  EXPECT_LE(RelativeL2(cpu[0], want[0]), kTolerance);
+  bool one_step = false;
+  for (const StepTiming& s : steps) {
+    EXPECT_FALSE(s.reference);
+    // The three nodes folded into the HardSwish are not listed; the other six are.
+    one_step = one_step || (s.nodes.size() == 6 && s.nodes.front() == 0);
+  }
+  EXPECT_TRUE(one_step) << steps.size() << " steps";
+}
+
 }  // namespace
 }  // namespace edgeinfer

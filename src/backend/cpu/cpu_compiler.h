@@ -35,6 +35,10 @@ struct FusionGroup {
   };
   std::vector<int> nodes;  // head first, then the fused nodes in dependency order
   int batch_norm = -1;     // folded BatchNormalization node, -1 if none
+  // Conv only: x * scale + shift applied right after the convolution (and its batch norm),
+  // folded into the weights and bias (constant scalar Mul/Add/Sub/Div nodes).
+  float conv_scale = 1.f;
+  float conv_shift = 0.f;
   // MatMul only: the constant [N] operand of a following Add, applied as the GEMM's bias.
   ValueId matmul_bias = kNoValue;
   std::vector<PostOp> post_ops;
@@ -42,8 +46,12 @@ struct FusionGroup {
 };
 
 // Maps a node to oneDNN eltwise ops (several for ops oneDNN composes, like HardSigmoid).
-// False when the node is not expressible (non-constant Clip bounds, unsupported op).
+// False when the node is not expressible (non-constant Clip bounds, unsupported op). Add, Sub,
+// Mul and Div with a constant scalar operand are linear ops (x * a + b) on the other operand.
 bool EltwiseFor(const Graph& graph, const Node& node, std::vector<EltwiseOp>* ops);
+// The input an eltwise node (as EltwiseFor maps it) applies to: the first, except for
+// Add, Sub and Mul with the constant scalar first.
+ValueId EltwiseInput(const Graph& graph, const Node& node);
 
 // For each node, the group it heads or belongs to (-1: runs on its own).
 struct FusionPlan {

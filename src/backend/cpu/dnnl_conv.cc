@@ -149,6 +149,12 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
       bd[o] = static_cast<float>((bd[o] - mean[o]) * s + beta[o]);
     }
   }
+  if (group.conv_scale != 1.f || group.conv_shift != 0.f) {
+    float* wd = weights.data<float>();
+    float* bd = bias.data<float>();
+    for (int64_t i = 0; i < weights.numel(); ++i) wd[i] *= group.conv_scale;
+    for (int64_t o = 0; o < oc; ++o) bd[o] = bd[o] * group.conv_scale + group.conv_shift;
+  }
   Shape wdims = wval.shape;
   if (groups > 1) {
     wdims[0] = oc / groups;

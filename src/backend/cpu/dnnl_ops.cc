@@ -49,7 +49,7 @@ bool IsReferenceImpl(const dnnl::primitive_desc_base& pd) {
 bool EmitEltwise(Compiler& c, const Node& node) {
   std::vector<EltwiseOp> ops;
   if (!EltwiseFor(c.graph(), node, &ops)) return false;
-  ValueId x = node.inputs[0];
+  ValueId x = EltwiseInput(c.graph(), node);
   ValueId y = node.outputs[0];
   memory::desc md;
   if (!PrimaryDesc(c, x, &md)) return false;
