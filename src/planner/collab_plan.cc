@@ -112,6 +112,7 @@ StagePlan PlanStage(const CollabStage& stage, const std::vector<CollabServer>& s
     fixed[i] = servers[i].rtt_ms +
                TransferMs(halo_rows * static_cast<double>(stage.in_row_bytes), mbit);
   }
+  // Rows the servers can compute by time T; the host's include the overlap zones.
   auto capacity = [&](double T, std::vector<double>* caps) {
     double total = T / row_ms[0];
     for (size_t i : peers) {
@@ -139,9 +140,14 @@ StagePlan PlanStage(const CollabStage& stage, const std::vector<CollabServer>& s
     if (caps[i] >= 1.0) order.push_back(i);
   }
   if (order.size() == 1) return alone;
-  const double gaps = gap * static_cast<double>(order.size() - 1);
+  // HALP: the overlap zone between two consecutive peers is carved from the upper one's
+  // segment and computed by the host (the host's own segment, on top, borders the first peer's
+  // interior directly, and the last peer ends at the border).
+  const double gaps = gap * static_cast<double>(order.size() - 2);
   lengths.push_back(std::max(0.0, caps[0] - gaps));
-  for (size_t k = 1; k < order.size(); ++k) lengths.push_back(caps[order[k]] + gap);
+  for (size_t k = 1; k < order.size(); ++k) {
+    lengths.push_back(caps[order[k]] + (k + 1 < order.size() ? gap : 0.0));
+  }
   const std::vector<int64_t> bounds = Boundaries(H, lengths);
 
   StagePlan plan;
