@@ -5,7 +5,9 @@
 #include "args.h"
 #include "commands.h"
 #include "net/memory_policy.h"
+#include "core/units.h"
 #include "server/server.h"
+#include "testbed/cpu_quota.h"
 
 namespace edgeinfer::tools {
 
@@ -20,7 +22,8 @@ constexpr char kUsage[] =
     "                       [--http-max-connections-per-client N] [--http-request-timeout-ms "
     "MS]\n"
     "                       [--peers HOST:PORT,... [--peer-timeout-ms MS]\n"
-    "                       [--collab-scheme halp|modnn] [--collab-speeds S,S,...]]\n\n"
+    "                       [--collab-scheme halp|modnn] [--collab-speeds S,S,...]]\n"
+    "                       [--cpu-quota CORES]\n\n"
     "Serves ONNX models over the KServe v2 protocol (gRPC, default 0.0.0.0:8001; HTTP/REST\n"
     "with Prometheus /metrics, default 0.0.0.0:8000). DIR holds NAME/VERSION/model.onnx.\n"
     "Requests run on N workers with --threads kernel threads each, behind a queue of\n"
@@ -37,7 +40,9 @@ constexpr char kUsage[] =
     "over --peer-timeout-ms (default 5000) is recomputed here and skipped until it answers a\n"
     "probe. --collab-scheme modnn: the MoDNN baseline (a stage per layer, halos sent). A server\n"
     "listing itself is refused. --collab-speeds 1,0.5,...: a static plan with these relative\n"
-    "speeds (this server first, then each peer) and free links, instead of measuring them.\n";
+    "speeds (this server first, then each peer) and free links, instead of measuring them.\n"
+    "--cpu-quota CORES: hold this server to CORES CPUs with a cgroup quota (root), to emulate\n"
+    "edge servers of unequal speeds on one machine (bench_collab).\n";
 
 std::string HostOf(const std::string& address) {
   const size_t colon = address.rfind(':');
@@ -53,7 +58,7 @@ int ServeCommand(int argc, char** argv) {
              "--max-message-bytes", "--max-model-bytes", "--token-file", "--tls-cert", "--tls-key",
              "--max-model-nodes", "--http-max-connections", "--http-max-connections-per-client",
              "--http-request-timeout-ms", "--peers", "--peer-timeout-ms", "--collab-scheme",
-             "--collab-speeds"},
+             "--collab-speeds", "--cpu-quota"},
             {"--allow-upload", "--help", "-h"});
   if (!args.Parse(argc, argv)) {
     std::fprintf(stderr, "edgeinfer serve: %s (see --help)\n", args.error().c_str());
@@ -114,6 +119,18 @@ int ServeCommand(int argc, char** argv) {
     return 2;
   }
 
+  if (args.Has("--cpu-quota")) {
+    // Before any thread starts, so that every thread of the server is held to it.
+    Result<double> cores = ParseNumber(args.Get("--cpu-quota"), "--cpu-quota");
+    if (!cores.ok()) {
+      std::fprintf(stderr, "edgeinfer serve: %s\n", cores.status().ToString().c_str());
+      return 2;
+    }
+    if (Status limited = LimitCpu(*cores); !limited.ok()) {
+      std::fprintf(stderr, "edgeinfer serve: --cpu-quota: %s\n", limited.ToString().c_str());
+      return 1;
+    }
+  }
   // Signals are blocked in every thread (the server's threads inherit the mask) and taken
   // synchronously here, so shutdown runs in an ordinary thread, not a signal handler.
   sigset_t signals;

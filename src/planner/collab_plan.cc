@@ -52,8 +52,11 @@ Status FillNeeds(const Graph& graph, CollabStage* stage) {
 }
 
 // Output rows [0, H) split into consecutive lengths proportional to `lengths` (cumulative
-// rounding, so the parts sum to H exactly).
+// rounding, so the parts sum to H exactly). Inner boundaries are multiples of H / 32 (at least
+// 1), so that heights that drift a little with the estimates keep the same bands, whose
+// compilations the servers cache.
 std::vector<int64_t> Boundaries(int64_t height, const std::vector<double>& lengths) {
+  const int64_t quantum = std::max<int64_t>(1, height / 32);
   double total = 0.0;
   for (double l : lengths) total += std::max(0.0, l);
   std::vector<int64_t> bounds{0};
@@ -62,8 +65,9 @@ std::vector<int64_t> Boundaries(int64_t height, const std::vector<double>& lengt
     cumulative += std::max(0.0, lengths[i]);
     int64_t b = i + 1 == lengths.size()
                     ? height
-                    : static_cast<int64_t>(std::llround(static_cast<double>(height) * cumulative /
-                                                        std::max(total, 1e-12)));
+                    : quantum * static_cast<int64_t>(std::llround(
+                                    static_cast<double>(height) * cumulative /
+                                    std::max(total, 1e-12) / static_cast<double>(quantum)));
     bounds.push_back(std::clamp(b, bounds.back(), height));
   }
   return bounds;

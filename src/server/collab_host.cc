@@ -302,6 +302,13 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
     }
   }
   result.plan = planner::PlanCollab(cm, servers, analysis->ms_per_gflop, options_.scheme);
+  if (result.plan.servers_used == 1) {
+    // No peer pays off (or none is up): the whole model as one slice, as without --peers.
+    EI_ASSIGN_OR_RETURN(SliceResult whole, model.Run(inputs, outputs));
+    result.outputs = std::move(whole.outputs);
+    result.compute_us = static_cast<int64_t>(MsSince(start) * 1e3);
+    return result;
+  }
   auto input = std::find_if(inputs.begin(), inputs.end(),
                             [&](const NamedTensor& t) { return t.name == analysis->input; });
   if (input == inputs.end()) {
@@ -319,9 +326,13 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
     const double unit_row_ms =
         stage.flops / 1e9 * analysis->ms_per_gflop / static_cast<double>(stage.out_height);
     if (sp.tasks.empty()) {
+      // Consecutive stages at the host alone run as one slice (no stitching, no copies).
+      size_t last = s;
+      while (last + 1 < cm.stages.size() && result.plan.stages[last + 1].tasks.empty()) ++last;
       EI_ASSIGN_OR_RETURN(SliceResult whole,
-                          model.Run({{stage.input, current}}, {stage.output}));
+                          model.Run({{stage.input, current}}, {cm.stages[last].output}));
       current = whole.outputs[0].tensor;
+      s = last;
       continue;
     }
     // Rows of the stage output computed here, from the whole stage input.
