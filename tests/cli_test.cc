@@ -410,6 +410,56 @@ TEST_F(CliPlanEdgeTest, PlanTakesTheServerProfileFromTheEdge) {
       << text.output;
 }
 
+// The collaborative mode end to end as a user runs it: a peer process, a host process listing
+// it (static equal speeds, so that this small model is shared), `run --mode collab` through the
+// host matching the local run, a server listing itself refused, and `plan --collab`.
+TEST_F(CliTest, CollabModeThroughAHostAndAPeer) {
+  TempDir peer_repo, host_repo;
+  auto peer = EdgeServerProcess::Start(EDGEINFER_CLI, peer_repo.path(),
+                                       {"--workers", "1", "--threads", "1"});
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  auto host = EdgeServerProcess::Start(
+      EDGEINFER_CLI, host_repo.path(),
+      {"--threads", "1", "--peers", (*peer)->grpc_address(), "--collab-speeds", "1,1"});
+  ASSERT_TRUE(host.ok()) << host.status().ToString();
+  const std::string local_dir = dir_.path() + "/local", collab_dir = dir_.path() + "/collab";
+  Outcome local =
+      RunCli("run " + model_ + " --threads 1 --seed 4 --repeat 1 --save-outputs " + local_dir);
+  ASSERT_EQ(local.exit_code, 0) << local.output;
+  Outcome o = RunCli("run " + model_ + " --seed 4 --repeat 2 --json --mode collab --deadline-ms " +
+                     "600000 --edge " + (*host)->endpoint() + " --save-outputs " + collab_dir);
+  ASSERT_EQ(o.exit_code, 0) << o.output << (*host)->Log();
+  auto j = nlohmann::json::parse(o.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.output;
+  EXPECT_EQ(j["mode"], "collab");
+  EXPECT_EQ(j["collab_servers"].get<double>(), 2.0) << o.output;
+  EXPECT_EQ(j["deadline_missed"].get<int>(), 0);
+  auto want = ReadNpyFile(local_dir + "/y.npy");
+  auto got = ReadNpyFile(collab_dir + "/y.npy");
+  ASSERT_TRUE(want.ok() && got.ok());
+  EXPECT_LE(RelativeL2(*got, *want), 1e-5);
+
+  const std::string port = std::to_string(ClosedPort());
+  Outcome self =
+      RunCli("serve --grpc 127.0.0.1:" + port + " --http none --peers localhost:" + port);
+  EXPECT_EQ(self.exit_code, 1) << self.output;
+  EXPECT_NE(self.output.find("itself"), std::string::npos) << self.output;
+  Outcome unused = RunCli("serve --collab-scheme modnn");
+  EXPECT_EQ(unused.exit_code, 2) << unused.output;
+
+  Outcome plan = RunCli("plan " + model_ + " --collab 1,0.5 --json");
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  auto p = nlohmann::json::parse(plan.output, nullptr, false);
+  ASSERT_FALSE(p.is_discarded()) << plan.output;
+  ASSERT_EQ(p["stages"].size(), 1u) << plan.output;  // conv and relu, then global pooling
+  EXPECT_EQ(p["stages"][0]["out_height"], 8);
+  EXPECT_EQ(p["stages"][0]["heights"].size(), 2u);
+  Outcome text = RunCli("plan " + model_ + " --collab 1,1,1 --collab-scheme modnn");
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("stage 1"), std::string::npos) << text.output;
+  EXPECT_EQ(RunCli("plan " + model_ + " --collab 1,0").exit_code, 2);
+}
+
 TEST_F(CliTest, PlanEdgeUnreachableNamesTheAddress) {
   const std::string address = "127.0.0.1:" + std::to_string(ClosedPort());
   Outcome o = RunCli("plan " + model_ + " --bandwidth 20mbit --repeat 1 --no-cache --edge " +

@@ -34,7 +34,9 @@ constexpr char kUsage[] =
     "                      [--device-slowdown X] [--server-speedup X | --edge HOST:PORT\n"
     "                      [--token T] [--tls-ca FILE] [--timeout-ms MS]] [--policy P]\n"
     "                      [--compression lz4|zstd --compress-ratio R [--compress-speed MB/s]]\n"
-    "                      [--no-cache] [--all] [--json]\n\n"
+    "                      [--no-cache] [--all] [--json]\n"
+    "       edgeinfer plan MODEL.onnx --collab SPEED,SPEED,... [--collab-scheme halp|modnn]\n"
+    "                      [--bandwidth RATE] [--rtt TIME] [--host-gflops G] [--json]\n\n"
     "Profiles MODEL on this machine (cached per model, machine, threads and input shapes; see\n"
     "docs/planner.md) and predicts the latency of every cut (remote, split:N with the first N\n"
     "nodes in topological order on the device and the rest on an edge server, local):\n"
@@ -64,7 +66,12 @@ constexpr char kUsage[] =
     "  --json                 everything machine-readable, every cut\n\n"
     "Marks: auto = load-aware choice (LoADPart), noload = Neurosurgeon (K=1, Q=0), env = on the\n"
     "lower envelope over K. The server profile is the edge server's own load-time profile with\n"
-    "--edge, else this machine's profile / --server-speedup.\n";
+    "--edge, else this machine's profile / --server-speedup.\n\n"
+    "--collab: the collaborative mode's plan (docs/planner.md \"Collaborative mode\") for\n"
+    "servers of these relative speeds, the host first: the stages (layers between two\n"
+    "synchronisation points), each server's output rows per stage and the predicted time, with\n"
+    "every host-peer link at --bandwidth (default 1gbit) and --rtt (default 0), and the host\n"
+    "computing --host-gflops GFLOP/s (default 50). No profiling.\n";
 
 int Usage(const std::string& message) {
   std::fprintf(stderr, "edgeinfer plan: %s (see --help)\n", message.c_str());
@@ -183,12 +190,17 @@ int PlanCommand(int argc, char** argv) {
   Args args(
       {"--bandwidth", "--rtt", "--load", "--queue-ms", "--threads", "--repeat", "--input", "--seed",
        "--device-slowdown", "--server-speedup", "--policy", "--compression", "--compress-ratio",
-       "--compress-speed", "--edge", "--token", "--tls-ca", "--timeout-ms"},
+       "--compress-speed", "--edge", "--token", "--tls-ca", "--timeout-ms", "--collab",
+       "--collab-scheme", "--host-gflops"},
       {"--json", "--all", "--no-cache", "--help", "-h"});
   if (!args.Parse(argc, argv)) return Usage(args.error());
   if (args.Has("--help") || args.Has("-h")) {
     std::printf("%s", kUsage);
     return 0;
+  }
+  if (args.Has("--collab")) return PlanCollab(args);
+  if (args.Has("--collab-scheme") || args.Has("--host-gflops")) {
+    return Usage("--collab-scheme and --host-gflops need --collab");
   }
   if (args.positionals().size() != 1) return Usage("expected one MODEL argument");
   Flags f;

@@ -52,7 +52,11 @@ void PrintHelp() {
       "                         split:CUT (CUT: comma-separated tensor names the device\n"
       "                         computes, or N: the first N nodes run on the device), auto (the\n"
       "                         cut is chosen per run from profiles, bandwidth, RTT and the\n"
-      "                         server's load) or auto-noload (the same, ignoring the load)\n"
+      "                         server's load), auto-noload (the same, ignoring the load) or\n"
+      "                         collab (the whole model to --edge, a server started with --peers,\n"
+      "                         which runs its convolutional front on row bands with its peers)\n"
+      "  --deadline-ms N        per-run deadline: a run over it still returns its outputs and is\n"
+      "                         counted as missed (collab: sent to the host, which reports it)\n"
       "  --token T              bearer token for the server (default: $EDGEINFER_TOKEN)\n"
       "  --tls-ca FILE          use TLS, trusting the CA in FILE (default: $EDGEINFER_TLS_CA)\n"
       "  --timeout-ms N         deadline of each server call (default 30000); with failover, of\n"
@@ -119,7 +123,7 @@ const std::vector<Breakdown> kBreakdown = {
 int RunCommand(int argc, char** argv) {
   Args args({"--input", "--input-dir", "--seed", "--threads", "--repeat", "--save-outputs",
              "--save-inputs", "--backend", "--edge", "--mode", "--token", "--tls-ca",
-             "--timeout-ms", "--cpu-quota", "--attempt-timeout-ms", "--fallback"},
+             "--timeout-ms", "--cpu-quota", "--attempt-timeout-ms", "--fallback", "--deadline-ms"},
             {"--json", "--help", "-h", "--cpu-quota-optional"});
   if (!args.Parse(argc, argv)) {
     std::fprintf(stderr, "edgeinfer run: %s (see --help)\n", args.error().c_str());
@@ -133,11 +137,16 @@ int RunCommand(int argc, char** argv) {
     std::fprintf(stderr, "edgeinfer run: expected one MODEL argument (see --help)\n");
     return 2;
   }
-  long long seed, threads, repeat, timeout_ms, attempt_timeout_ms;
+  long long seed, threads, repeat, timeout_ms, attempt_timeout_ms, deadline_ms;
   if (!args.GetInt("--seed", 0, &seed) || !args.GetInt("--threads", 0, &threads) ||
       !args.GetInt("--repeat", 10, &repeat) || !args.GetInt("--timeout-ms", 30000, &timeout_ms) ||
-      !args.GetInt("--attempt-timeout-ms", 0, &attempt_timeout_ms)) {
+      !args.GetInt("--attempt-timeout-ms", 0, &attempt_timeout_ms) ||
+      !args.GetInt("--deadline-ms", 0, &deadline_ms)) {
     std::fprintf(stderr, "edgeinfer run: %s\n", args.error().c_str());
+    return 2;
+  }
+  if (deadline_ms < 0 || deadline_ms > INT32_MAX) {
+    std::fprintf(stderr, "edgeinfer run: --deadline-ms must be >= 0\n");
     return 2;
   }
   if (attempt_timeout_ms < 0 || attempt_timeout_ms > INT32_MAX) {
@@ -198,6 +207,7 @@ int RunCommand(int argc, char** argv) {
   // left alone for local runs so that their peak RSS is the engine's own).
   if (args.Has("--edge")) net::RetainLargeAllocations();
   options.timeout_ms = static_cast<int>(timeout_ms);
+  options.deadline_ms = static_cast<int>(deadline_ms);
   options.attempt_timeout_ms = static_cast<int>(attempt_timeout_ms);
   options.fallback = args.Get("--fallback");
   auto t0 = std::chrono::steady_clock::now();
@@ -240,6 +250,8 @@ int RunCommand(int argc, char** argv) {
   nlohmann::json runs = nlohmann::json::array();           // auto modes: each run's decision
   nlohmann::json failover_runs = nlohmann::json::array();  // failover: who answered each run
   RunStats last;
+  int missed = 0;
+  std::vector<double> collab_servers;
   for (long long r = 0; r < repeat; ++r) {
     RunStats stats;
     auto s = std::chrono::steady_clock::now();
@@ -249,6 +261,8 @@ int RunCommand(int argc, char** argv) {
     for (size_t k = 0; k < kBreakdown.size(); ++k) parts[k].push_back(stats.*kBreakdown[k].field);
     bytes_sent = stats.bytes_sent;
     bytes_received = stats.bytes_received;
+    if (stats.deadline_missed) ++missed;
+    if (stats.collab_servers > 0) collab_servers.push_back(stats.collab_servers);
     if (!stats.server.empty() || stats.fell_back) {
       failover_runs.push_back(
           {{"server", stats.server}, {"attempts", stats.attempts}, {"fell_back", stats.fell_back}});
@@ -295,6 +309,11 @@ int RunCommand(int argc, char** argv) {
   for (size_t k = 0; k < kBreakdown.size(); ++k) report[kBreakdown[k].key] = Median(parts[k]);
   report["bytes_sent"] = bytes_sent;
   report["bytes_received"] = bytes_received;
+  if (deadline_ms > 0) {
+    report["deadline_ms"] = deadline_ms;
+    report["deadline_missed"] = missed;
+  }
+  if (!collab_servers.empty()) report["collab_servers"] = Median(collab_servers);
   if (!failover_runs.empty()) {
     if (runs.empty()) {
       runs = failover_runs;
@@ -334,6 +353,13 @@ int RunCommand(int argc, char** argv) {
     }
     std::printf("\n  (%lld bytes sent, %lld received per run)\n",
                 static_cast<long long>(bytes_sent), static_cast<long long>(bytes_received));
+  }
+  if (!collab_servers.empty()) {
+    std::printf("collaborative: %.0f servers (median, the host included)\n",
+                Median(collab_servers));
+  }
+  if (deadline_ms > 0) {
+    std::printf("deadline %lld ms: missed by %d of %lld runs\n", deadline_ms, missed, repeat);
   }
   if (!failover_runs.empty()) {
     std::map<std::string, int> answered;

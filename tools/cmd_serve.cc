@@ -5,7 +5,9 @@
 #include "args.h"
 #include "commands.h"
 #include "net/memory_policy.h"
+#include "core/units.h"
 #include "server/server.h"
+#include "testbed/cpu_quota.h"
 
 namespace edgeinfer::tools {
 
@@ -18,7 +20,10 @@ constexpr char kUsage[] =
     "                       [--tls-cert FILE --tls-key FILE] [--allow-upload]\n"
     "                       [--max-model-nodes N] [--http-max-connections N]\n"
     "                       [--http-max-connections-per-client N] [--http-request-timeout-ms "
-    "MS]\n\n"
+    "MS]\n"
+    "                       [--peers HOST:PORT,... [--peer-timeout-ms MS]\n"
+    "                       [--collab-scheme halp|modnn] [--collab-speeds S,S,...]]\n"
+    "                       [--cpu-quota CORES]\n\n"
     "Serves ONNX models over the KServe v2 protocol (gRPC, default 0.0.0.0:8001; HTTP/REST\n"
     "with Prometheus /metrics, default 0.0.0.0:8000). DIR holds NAME/VERSION/model.onnx.\n"
     "Requests run on N workers with --threads kernel threads each, behind a queue of\n"
@@ -28,7 +33,16 @@ constexpr char kUsage[] =
     "--allow-upload: accept models in RepositoryModelLoad (off by default).\n"
     "Limits default to 1 GiB for messages and models and 10000 nodes a model. HTTP admits\n"
     "256 connections (32 per client address; more are answered 503) and closes one that\n"
-    "takes over 30000 ms to send a request.\n";
+    "takes over 30000 ms to send a request.\n"
+    "--peers: act as a collaborative host (HALP): a request with edgeinfer_collab (the device's\n"
+    "--mode collab) is cut into row bands stage by stage and run here and on these edge servers\n"
+    "(which need --allow-upload, or the model in their repository); a peer that fails or takes\n"
+    "over --peer-timeout-ms (default 5000) is recomputed here and skipped until it answers a\n"
+    "probe. --collab-scheme modnn: the MoDNN baseline (a stage per layer, halos sent). A server\n"
+    "listing itself is refused. --collab-speeds 1,0.5,...: a static plan with these relative\n"
+    "speeds (this server first, then each peer) and free links, instead of measuring them.\n"
+    "--cpu-quota CORES: hold this server to CORES CPUs with a cgroup quota (root), to emulate\n"
+    "edge servers of unequal speeds on one machine (bench_collab).\n";
 
 std::string HostOf(const std::string& address) {
   const size_t colon = address.rfind(':');
@@ -43,7 +57,8 @@ int ServeCommand(int argc, char** argv) {
   Args args({"--repository", "--grpc", "--http", "--threads", "--workers", "--max-queue",
              "--max-message-bytes", "--max-model-bytes", "--token-file", "--tls-cert", "--tls-key",
              "--max-model-nodes", "--http-max-connections", "--http-max-connections-per-client",
-             "--http-request-timeout-ms"},
+             "--http-request-timeout-ms", "--peers", "--peer-timeout-ms", "--collab-scheme",
+             "--collab-speeds", "--cpu-quota"},
             {"--allow-upload", "--help", "-h"});
   if (!args.Parse(argc, argv)) {
     std::fprintf(stderr, "edgeinfer serve: %s (see --help)\n", args.error().c_str());
@@ -60,7 +75,7 @@ int ServeCommand(int argc, char** argv) {
   }
   server::ServerOptions options;
   long long threads, workers, max_queue, max_message, max_model, max_nodes, http_connections,
-      http_per_client, http_timeout;
+      http_per_client, http_timeout, peer_timeout;
   if (!args.GetInt("--threads", 0, &threads) || !args.GetInt("--workers", 1, &workers) ||
       !args.GetInt("--max-queue", 64, &max_queue) ||
       !args.GetInt("--max-message-bytes", options.max_message_bytes, &max_message) ||
@@ -69,7 +84,8 @@ int ServeCommand(int argc, char** argv) {
       !args.GetInt("--http-max-connections", options.http_max_connections, &http_connections) ||
       !args.GetInt("--http-max-connections-per-client", options.http_max_connections_per_client,
                    &http_per_client) ||
-      !args.GetInt("--http-request-timeout-ms", options.http_request_timeout_ms, &http_timeout)) {
+      !args.GetInt("--http-request-timeout-ms", options.http_request_timeout_ms, &http_timeout) ||
+      !args.GetInt("--peer-timeout-ms", options.peer_timeout_ms, &peer_timeout)) {
     std::fprintf(stderr, "edgeinfer serve: %s\n", args.error().c_str());
     return 2;
   }
@@ -90,7 +106,31 @@ int ServeCommand(int argc, char** argv) {
   options.tls_cert = args.Get("--tls-cert");
   options.tls_key = args.Get("--tls-key");
   options.allow_upload = args.Has("--allow-upload");
+  options.peers = args.Get("--peers");
+  options.peer_timeout_ms = static_cast<int>(peer_timeout);
+  options.collab_scheme = args.Get("--collab-scheme", options.collab_scheme);
+  options.collab_speeds = args.Get("--collab-speeds");
+  if ((args.Has("--peer-timeout-ms") || args.Has("--collab-scheme") ||
+       args.Has("--collab-speeds")) &&
+      options.peers.empty()) {
+    std::fprintf(stderr,
+                 "edgeinfer serve: --peer-timeout-ms, --collab-scheme and --collab-speeds need "
+                 "--peers\n");
+    return 2;
+  }
 
+  if (args.Has("--cpu-quota")) {
+    // Before any thread starts, so that every thread of the server is held to it.
+    Result<double> cores = ParseNumber(args.Get("--cpu-quota"), "--cpu-quota");
+    if (!cores.ok()) {
+      std::fprintf(stderr, "edgeinfer serve: %s\n", cores.status().ToString().c_str());
+      return 2;
+    }
+    if (Status limited = LimitCpu(*cores); !limited.ok()) {
+      std::fprintf(stderr, "edgeinfer serve: --cpu-quota: %s\n", limited.ToString().c_str());
+      return 1;
+    }
+  }
   // Signals are blocked in every thread (the server's threads inherit the mask) and taken
   // synchronously here, so shutdown runs in an ordinary thread, not a signal handler.
   sigset_t signals;

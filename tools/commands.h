@@ -12,6 +12,9 @@ int ServeCommand(int argc, char** argv);    // edgeinfer serve [--repository DIR
 int PlanCommand(int argc, char** argv);     // edgeinfer plan MODEL --bandwidth RATE ...
 int LinkemCommand(int argc, char** argv);   // edgeinfer linkem --to HOST:PORT ...
 
+class Args;
+int PlanCollab(const Args& args);  // edgeinfer plan MODEL --collab SPEEDS (cmd_plan_collab.cc)
+
 }  // namespace edgeinfer::tools
 
 #endif  // EDGEINFER_TOOLS_COMMANDS_H_

@@ -7,7 +7,7 @@
 //
 // Text forms (EDGEINFER_MODE, the command line's --mode, RunStats and reports) have one parser
 // and one printer each, here:
-//   mode:  local | remote | split:CUT | auto | auto-noload
+//   mode:  local | remote | split:CUT | auto | auto-noload | collab
 //   cut:   local | remote | split:N (the first N nodes in topological order on the device)
 //          | split:NAME[,NAME...] (the device computes these tensors)
 // so that a cut's text is also the text of the mode that runs at it. All functions are pure
@@ -30,9 +30,12 @@ enum class ExecutionMode {
   kSplit,       // a fixed cut (SessionOptions::cut)
   kAuto,        // the cut chosen per request from bandwidth and the server's load (LoADPart)
   kAutoNoLoad,  // the same, ignoring the server's load (Neurosurgeon)
+  // The whole model to an edge server that runs it as a collaborative host with its peers
+  // (HALP: row bands of the convolutional front on several servers at once).
+  kCollab,
 };
 
-// "local", "remote", "split", "auto", "auto-noload".
+// "local", "remote", "split", "auto", "auto-noload", "collab".
 const char* ExecutionModeName(ExecutionMode mode);
 
 class Cut {

@@ -10,8 +10,8 @@
 //   EDGEINFER_ACCELERATOR  grpc://HOST:PORT (plain) or grpcs://HOST:PORT (TLS)
 //   EDGEINFER_TOKEN        bearer token sent with every call
 //   EDGEINFER_TLS_CA       PEM file of the CA that signed the server's certificate
-//   EDGEINFER_MODE         local | remote | split:CUT | auto | auto-noload (default remote when an
-//                          accelerator is set)
+//   EDGEINFER_MODE         local | remote | split:CUT | auto | auto-noload | collab (default
+//                          remote when an accelerator is set)
 // so an unchanged program runs on the edge. The model is uploaded to the server only when the
 // server does not already hold it (it is named by the SHA-256 of its bytes).
 #ifndef EDGEINFER_SESSION_H_
@@ -48,10 +48,16 @@ struct SessionOptions {
   // every request from the device's and the server's per-node profiles and the measured
   // bandwidth, RTT, server load factor and queue time (LoADPart; docs/planner.md); it needs
   // static model input shapes and profiles the device at open (cached on disk). kAutoNoLoad
-  // does the same but ignores the server's load (Neurosurgeon). Unset: EDGEINFER_MODE (its text
+  // does the same but ignores the server's load (Neurosurgeon). kCollab sends the whole model
+  // to the accelerator, an edge server started with --peers, which runs it with its peers
+  // (HALP; docs/architecture.md "collaborative"). Unset: EDGEINFER_MODE (its text
   // form), else kRemote when an accelerator is set, else kLocal.
   std::optional<ExecutionMode> mode;
   Cut cut;  // kSplit only: Cut::AfterNodes(N) or Cut::AtTensors({...})
+  // A per-request deadline in milliseconds (0: none). A run that takes longer still returns
+  // its outputs and sets RunStats::deadline_missed. kCollab sends it to the host
+  // (edgeinfer_deadline_ms), which reports whether it finished in time.
+  int deadline_ms = 0;
   // Sets `mode` and `cut` from a mode's text form ("split:conv5", "auto": ParseExecutionMode),
   // for programs that read the mode from a flag or a file. On error both stay unchanged.
   Status SetMode(std::string_view text);
@@ -95,6 +101,11 @@ struct RunStats {
   std::string server;
   int attempts = 0;
   bool fell_back = false;
+  // kCollab: the edge servers that computed part of this run, the host included (0: the
+  // server did not say). With SessionOptions::deadline_ms: whether the run took longer (as
+  // measured here, or as the host reported).
+  int collab_servers = 0;
+  bool deadline_missed = false;
 };
 
 // Name, dtype and shape (-1 for a dynamic dim) of a model input or output.

@@ -9,7 +9,7 @@ namespace {
 constexpr std::string_view kSplitPrefix = "split:";
 constexpr char kModeForms[] =
     "expected local, remote, split:CUT (CUT: a node count N, the first N nodes in topological "
-    "order on the device, or comma-separated tensor names), auto or auto-noload";
+    "order on the device, or comma-separated tensor names), auto, auto-noload or collab";
 
 // A node count: digits only, small enough for int64 (a tensor may be named "12"; such a cut is
 // read as a node count, as it always was).
@@ -31,6 +31,8 @@ const char* ExecutionModeName(ExecutionMode mode) {
       return "auto";
     case ExecutionMode::kAutoNoLoad:
       return "auto-noload";
+    case ExecutionMode::kCollab:
+      return "collab";
   }
   return "unknown";
 }
@@ -105,6 +107,8 @@ Status ParseExecutionMode(std::string_view text, ExecutionMode* mode, Cut* cut) 
     *mode = ExecutionMode::kAuto;
   } else if (text == "auto-noload") {
     *mode = ExecutionMode::kAutoNoLoad;
+  } else if (text == "collab") {
+    *mode = ExecutionMode::kCollab;
   } else if (text.substr(0, kSplitPrefix.size()) == kSplitPrefix &&
              text.size() > kSplitPrefix.size()) {
     Result<Cut> parsed = Cut::Parse(text);

@@ -262,6 +262,9 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
   inference::ModelInferRequest request;
   request.set_model_name(model);
   if (!call.request_id.empty()) request.set_id(call.request_id);
+  for (const auto& [key, value] : call.parameters) {
+    (*request.mutable_parameters())[key].set_int64_param(value);
+  }
   for (const NamedTensor& in : inputs) {
     const char* datatype = KserveDatatype(in.tensor.dtype());
     if (datatype == nullptr) {
@@ -373,6 +376,11 @@ Result<std::vector<NamedTensor>> EdgeClient::Infer(const std::string& model,
     timing->compress_ms = compress_ms;
     timing->raw_input_bytes = raw_input_bytes;
     timing->compression_ratio = std::move(compression_ratio);
+    timing->collab_servers =
+        static_cast<int64_t>(NumberParameter(response->parameters(), kCollabServersParam, 0));
+    auto missed = response->parameters().find(kDeadlineMissedParam);
+    timing->deadline_missed = missed != response->parameters().end() &&
+                              (missed->second.bool_param() || missed->second.int64_param() != 0);
   }
   return result;
 }

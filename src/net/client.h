@@ -35,6 +35,9 @@ struct EdgeClientOptions {
 struct CallOptions {
   int timeout_ms = 0;      // deadline of this call; <= 0: EdgeClientOptions::timeout_ms
   std::string request_id;  // sent as the request's "id"; a reply with another id is dropped
+  // Request-level parameters (int64_param), e.g. edgeinfer_collab and edgeinfer_deadline_ms
+  // (net/protocol.h).
+  std::map<std::string, int64_t> parameters;
 };
 
 // Parses "grpc://HOST:PORT", "grpcs://HOST:PORT" or "HOST:PORT" into address and tls (a bare
@@ -56,6 +59,11 @@ struct InferTiming {
   // Per input, whenever TransferOptions ask for compression or quantisation: wire bytes / raw
   // bytes (1.0 for an input sent as is because it did not shrink). The planner learns from it.
   std::map<std::string, double> compression_ratio;
+  // Collaborative mode (reply parameters edgeinfer_collab_servers, edgeinfer_deadline_missed):
+  // the servers that computed part of the request (0: not reported) and whether the host
+  // finished it after its deadline.
+  int64_t collab_servers = 0;
+  bool deadline_missed = false;
 };
 
 // How the inputs of one Infer travel. Compression is lossless; quantisation (float32 inputs

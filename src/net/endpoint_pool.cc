@@ -213,6 +213,18 @@ void EndpointPool::ReportFailure(size_t i) {
   s.retry_at = now + Ms(std::min(wait, options_.backoff_max_ms));
 }
 
+void EndpointPool::ReportDown(size_t i) {
+  const Clock::TimePoint now = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = states_[i];
+  s.failures = std::max(s.failures + 1, 2);
+  s.health = ServerHealth::kDown;
+  s.model_ready = false;
+  double wait = options_.backoff_initial_ms;
+  for (int k = 2; k < s.failures && wait < options_.backoff_max_ms; ++k) wait *= 2.0;
+  s.retry_at = now + Ms(std::min(wait, options_.backoff_max_ms));
+}
+
 bool EndpointPool::model_ready(size_t i) const {
   std::lock_guard<std::mutex> lock(mu_);
   return states_[i].model_ready;

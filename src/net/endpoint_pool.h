@@ -88,6 +88,10 @@ class EndpointPool {
   // Server i failed at the transport (UNAVAILABLE, an attempt's DEADLINE_EXCEEDED): healthy
   // becomes suspect, suspect or down becomes down with a doubled backoff.
   void ReportFailure(size_t i);
+  // Server i failed in a way that makes it useless for a while (a collaborative host's peer
+  // that failed, stalled or timed out mid-request): it goes down at once, whatever its state,
+  // with the backoff of its failure count. A probe or a later success makes it healthy again.
+  void ReportDown(size_t i);
 
   // Whether server i is known to hold the model (set after an upload or a ModelReady answer,
   // cleared on a NOT_FOUND reply or when the server went down: a restarted server may have lost

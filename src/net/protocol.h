@@ -35,6 +35,15 @@ inline constexpr char kOtherUsParam[] = "edgeinfer_other_us";
 inline constexpr char kLoadFactorParam[] = "edgeinfer_load_factor";
 inline constexpr char kQueueLengthParam[] = "edgeinfer_queue_length";
 
+// Collaborative mode (docs/protocol.md, "Collaborative mode"). Request parameters: run the
+// request as a collaborative host (bool, or int64 non-zero) and its deadline in milliseconds
+// from its arrival (int64). Reply parameters: the servers that computed part of it, the host
+// included (int64), and whether it finished after its deadline (bool).
+inline constexpr char kCollabParam[] = "edgeinfer_collab";
+inline constexpr char kDeadlineMsParam[] = "edgeinfer_deadline_ms";
+inline constexpr char kCollabServersParam[] = "edgeinfer_collab_servers";
+inline constexpr char kDeadlineMissedParam[] = "edgeinfer_deadline_missed";
+
 // ModelConfig parameter: the server's per-node profile of the model at load (JSON).
 inline constexpr char kNodeProfileParam[] = "edgeinfer_node_profile";
 

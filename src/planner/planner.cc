@@ -79,6 +79,10 @@ Result<Policy> ParsePolicy(const std::string& text, int* fixed_device_nodes) {
       return Policy::kNeurosurgeon;
     case ExecutionMode::kSplit:
       break;
+    case ExecutionMode::kCollab:
+      return Status::InvalidArgument("policy 'collab' is not a cut policy (expected local, "
+                                     "remote, fixed:N or split:N, neurosurgeon / auto-noload or "
+                                     "loadaware / auto)");
   }
   if (fixed_device_nodes != nullptr) *fixed_device_nodes = static_cast<int>(cut.nodes());
   return Policy::kFixed;

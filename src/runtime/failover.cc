@@ -159,6 +159,7 @@ Result<std::vector<NamedTensor>> FailoverCaller::Infer(const std::vector<NamedTe
     }
     net::CallOptions call;
     call.request_id = id;
+    call.parameters = options_.parameters;
     const double left = MsBetween(clock->Now(), deadline);
     if (left <= 0.0) break;
     const double share = options_.attempt_timeout_ms > 0

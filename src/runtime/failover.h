@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,6 +37,8 @@ struct FailoverOptions {
   // An upload's deadline: timeout_ms plus the model's size at this rate (bits per second), so
   // that a large model on a slow link is not cut off by the inference deadline.
   double upload_floor_bps = 10e6;
+  // Request-level parameters sent with every attempt (the collaborative mode's).
+  std::map<std::string, int64_t> parameters;
 };
 
 // Which server answered and after how many inference attempts.

@@ -7,6 +7,7 @@
 #include "net/client.h"
 #include "net/endpoint_pool.h"
 #include "net/model_hash.h"
+#include "net/protocol.h"
 #include "runtime/failover.h"
 #include "runtime/local_session.h"
 #include "runtime/remote_stats.h"
@@ -34,7 +35,8 @@ class OffloadSession final : public Session {
   // model on this device, run when no server can answer; may be null.
   OffloadSession(std::unique_ptr<net::EdgeClient> client, std::unique_ptr<FailoverCaller> caller,
                  std::unique_ptr<Session> fallback, std::string model_name, const Graph& graph,
-                 std::unique_ptr<Session> device_part, SplitPlan plan, ExecutionMode mode, Cut cut)
+                 std::unique_ptr<Session> device_part, SplitPlan plan, ExecutionMode mode, Cut cut,
+                 net::CallOptions call, int deadline_ms)
       : client_(std::move(client)),
         caller_(std::move(caller)),
         fallback_(std::move(fallback)),
@@ -42,7 +44,9 @@ class OffloadSession final : public Session {
         device_part_(std::move(device_part)),
         plan_(std::move(plan)),
         mode_(mode),
-        cut_(std::move(cut)) {
+        cut_(std::move(cut)),
+        call_(std::move(call)),
+        deadline_ms_(deadline_ms) {
     for (ValueId id : graph.inputs()) {
       const Value& v = graph.value(id);
       inputs_.push_back({v.name, v.dtype, v.shape});
@@ -70,6 +74,8 @@ class OffloadSession final : public Session {
     std::map<std::string, Tensor> available;
     for (size_t i = 0; i < inputs_.size(); ++i) available[inputs_[i].name] = ordered[i];
     RunStats local;
+    int64_t timing_collab_servers = 0;
+    bool timing_deadline_missed = false;
     if (device_part_ != nullptr) {
       std::vector<NamedTensor> device_inputs;
       for (const TensorInfo& info : device_part_->inputs()) {
@@ -86,9 +92,12 @@ class OffloadSession final : public Session {
       net::InferTiming timing;
       if (caller_ == nullptr) {
         EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> received,
-                            client_->Infer(model_name_, sent, plan_.remote_outputs, &timing));
+                            client_->Infer(model_name_, sent, plan_.remote_outputs, &timing, {},
+                                           call_));
         for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
         FillRemoteStats(timing, &local);
+        timing_collab_servers = timing.collab_servers;
+        timing_deadline_missed = timing.deadline_missed;
       } else {
         // The device part above ran once; only the server part is retried.
         FailoverReport report;
@@ -99,6 +108,8 @@ class OffloadSession final : public Session {
           FillRemoteStats(timing, &local);
           local.server = report.server;
           local.attempts = report.attempts;
+          timing_collab_servers = timing.collab_servers;
+          timing_deadline_missed = timing.deadline_missed;
         } else if (fallback_ != nullptr && FailoverCaller::IsServerFailure(received.status())) {
           const auto fallback_start = Clock::now();
           EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> all, fallback_->Run(inputs));
@@ -120,6 +131,9 @@ class OffloadSession final : public Session {
       result.push_back({info.name, it->second});
     }
     local.total_ms = MsSince(start);
+    local.collab_servers = static_cast<int>(timing_collab_servers);
+    local.deadline_missed =
+        deadline_ms_ > 0 && (timing_deadline_missed || local.total_ms > deadline_ms_);
     if (stats != nullptr) *stats = local;
     return result;
   }
@@ -164,8 +178,10 @@ class OffloadSession final : public Session {
   const std::string model_name_;                   // the model's name on the server
   const std::unique_ptr<Session> device_part_;     // the device part; null in remote mode
   const SplitPlan plan_;
-  const ExecutionMode mode_;  // kRemote or kSplit
+  const ExecutionMode mode_;  // kRemote, kSplit or kCollab
   const Cut cut_;
+  const net::CallOptions call_;  // kCollab: edgeinfer_collab and edgeinfer_deadline_ms
+  const int deadline_ms_;        // 0: none
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
 };
@@ -183,6 +199,15 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
     for (ValueId id : graph.inputs()) plan.remote_inputs.push_back(graph.value(id).name);
     for (ValueId id : graph.outputs()) plan.remote_outputs.push_back(graph.value(id).name);
   }
+  // Collaborative mode is remote mode with the request parameters that make the server a host.
+  net::CallOptions call;
+  if (config.mode == ExecutionMode::kCollab) {
+    call.parameters[net::kCollabParam] = 1;
+    if (options.deadline_ms > 0) call.parameters[net::kDeadlineMsParam] = options.deadline_ms;
+  }
+  if (options.deadline_ms < 0) {
+    return Status::InvalidArgument("SessionOptions::deadline_ms must be >= 0 (0: no deadline)");
+  }
   std::unique_ptr<Session> device_part;
   if (!plan.local_targets.empty()) {
     EI_ASSIGN_OR_RETURN(Graph device_graph, graph.Slice({}, plan.local_targets));
@@ -192,6 +217,7 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
     EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EndpointPool> pool,
                         net::EndpointPool::Create(config.servers));
     FailoverOptions failover;
+    failover.parameters = call.parameters;
     failover.timeout_ms = config.client.timeout_ms;
     failover.attempt_timeout_ms = config.attempt_timeout_ms;
     auto caller = std::make_unique<FailoverCaller>(
@@ -209,7 +235,8 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
     std::string name = caller->model_name();
     return std::unique_ptr<Session>(
         new OffloadSession(nullptr, std::move(caller), std::move(fallback), std::move(name), graph,
-                           std::move(device_part), std::move(plan), config.mode, cut));
+                           std::move(device_part), std::move(plan), config.mode, cut, call,
+                           options.deadline_ms));
   }
   EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client,
                       net::EdgeClient::Connect(config.client));
@@ -221,7 +248,8 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
   }
   return std::unique_ptr<Session>(
       new OffloadSession(std::move(client), nullptr, nullptr, std::move(model_name), graph,
-                         std::move(device_part), std::move(plan), config.mode, cut));
+                         std::move(device_part), std::move(plan), config.mode, cut, call,
+                         options.deadline_ms));
 }
 
 }  // namespace edgeinfer

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "net/model_hash.h"
+#include "net/protocol.h"
 
 namespace edgeinfer::server {
 
@@ -76,9 +77,29 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
   const auto start = std::chrono::steady_clock::now();
   Result<SliceResult> result = Status::Internal("request did not run");
   ScheduleTiming timing;
-  Status scheduled =
-      state.scheduler->Run([&] { result = (*model)->Run(call.inputs, call.outputs, call.band); },
-                           call.deadline, &timing);
+  int collab_servers = 0;
+  if (call.collab && !call.band.empty()) {
+    return Status::InvalidArgument(std::string(net::kCollabParam) +
+                                   " cannot be combined with row bands");
+  }
+  auto run = [&] {
+    if (!call.collab || state.collab == nullptr) {
+      result = (*model)->Run(call.inputs, call.outputs, call.band);
+      collab_servers = 1;
+      return;
+    }
+    Result<CollabResult> collab = state.collab->Run(*model, call.inputs, call.outputs);
+    if (!collab.ok()) {
+      result = collab.status();
+      return;
+    }
+    SliceResult slice;
+    slice.outputs = std::move(collab->outputs);
+    slice.compute_us = collab->compute_us;
+    collab_servers = collab->servers;
+    result = std::move(slice);
+  };
+  Status scheduled = state.scheduler->Run(run, call.deadline, &timing);
   if (scheduled.ok() && !result.ok()) scheduled = result.status();
   if (!scheduled.ok()) {
     const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -95,6 +116,7 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
   reply.compute_us = result->compute_us;
   reply.load_factor = result->load_factor;
   reply.queue_length = timing.queue_length;
+  if (call.collab) reply.collab_servers = collab_servers;
   state.metrics->RecordSuccess(call.model, version, reply.queue_us, reply.compute_us);
   return reply;
 }

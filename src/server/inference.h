@@ -13,6 +13,7 @@
 
 #include "edgeinfer/session.h"
 #include "net/transfer_codec.h"
+#include "server/collab_host.h"
 #include "server/metrics.h"
 #include "server/repository.h"
 #include "server/scheduler.h"
@@ -25,6 +26,7 @@ struct InferCall {
   std::vector<NamedTensor> inputs;
   std::vector<std::string> outputs;  // empty: the model outputs
   BandSpec band;                     // row-band geometry; empty for whole tensors
+  bool collab = false;  // edgeinfer_collab: run as a collaborative host (server/collab_host.h)
   Scheduler::Clock::time_point deadline = Scheduler::Clock::time_point::max();
 };
 
@@ -41,6 +43,7 @@ struct InferReply {
   // compiling a slice the first time it is asked for, encoding the reply); the front end sets
   // it, since only it sees the whole request.
   int64_t other_us = 0;
+  int collab_servers = 0;  // collaborative requests: the servers that computed part of it
 };
 
 // Everything a front end needs; owned by EdgeServer, outliving both front ends.
@@ -51,6 +54,9 @@ struct ServerState {
   Metrics* metrics = nullptr;
   std::set<std::string> tokens;  // empty: no authentication
   bool allow_upload = false;
+  // Set when the server has --peers: requests with edgeinfer_collab run through it; null:
+  // they run whole here (edgeinfer_collab_servers 1).
+  CollabHost* collab = nullptr;
   size_t max_tensor_bytes = size_t{1} << 30;
   // Set when shutdown begins: front ends answer new calls UNAVAILABLE from then on.
   std::atomic<bool> stopping{false};

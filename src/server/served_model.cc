@@ -210,6 +210,15 @@ Result<Graph> ServedModel::SpecialisedSlice(const std::vector<TensorInfo>& sorte
   return graph;
 }
 
+Result<Graph> ServedModel::Specialised(const std::vector<TensorInfo>& inputs,
+                                      const std::vector<std::string>& outputs) const {
+  std::vector<std::string> wanted = outputs;
+  if (wanted.empty()) {
+    for (const TensorInfo& info : outputs_) wanted.push_back(info.name);
+  }
+  return SpecialisedSlice(inputs, wanted);
+}
+
 Result<std::shared_ptr<ServedModel::Slice>> ServedModel::Compile(
     const std::vector<NamedTensor>& sorted_inputs, const std::vector<std::string>& outputs) const {
   std::set<std::string> model_inputs;

@@ -78,6 +78,13 @@ class ServedModel {
   // the model was not profiled (dynamic input shapes). Clients plan cuts from it.
   const std::vector<NodeProfile>& node_profile() const { return node_profile_; }
 
+  // The model as imported (a collaborative host exports it to its peers).
+  const Graph& graph() const { return graph_; }
+  // The slice from `inputs` to `outputs` (empty: the model outputs), specialised to the
+  // inputs' shapes. InvalidArgument as Run (unknown tensor, dtype or shape that does not fit).
+  Result<Graph> Specialised(const std::vector<TensorInfo>& inputs,
+                            const std::vector<std::string>& outputs = {}) const;
+
   // The dtype of tensor `name` anywhere in the graph; kUndefined when not known, NotFound when
   // there is no such tensor.
   Result<DType> TensorDType(const std::string& name) const;

@@ -10,7 +10,11 @@
 #include <sstream>
 #include <thread>
 
+#include "core/units.h"
+#include "net/endpoint_pool.h"
+#include "planner/collab_plan.h"
 #include "server/auth.h"
+#include "server/collab_host.h"
 #include "server/grpc_guard.h"
 #include "server/grpc_service.h"
 #include "server/http_server.h"
@@ -32,6 +36,7 @@ Result<std::string> ReadText(const std::string& path, const char* what) {
 }  // namespace
 
 struct EdgeServer::Impl {
+  std::unique_ptr<CollabHost> collab;  // outlives the schedulers' workers, which use it
   std::unique_ptr<ModelRepository> repository;
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<Scheduler> loader;
@@ -76,6 +81,34 @@ Status EdgeServer::Start(const ServerOptions& options) {
     return Status::InvalidArgument("--tls-cert and --tls-key must be given together");
   }
   Impl& s = *impl_;
+  CollabOptions collab;
+  if (!options.peers.empty()) {
+    EI_ASSIGN_OR_RETURN(collab.scheme, planner::ParseCollabScheme(options.collab_scheme));
+    if (options.peer_timeout_ms <= 0) {
+      return Status::InvalidArgument("--peer-timeout-ms must be > 0");
+    }
+    net::EdgeClientOptions base;
+    base.timeout_ms = options.peer_timeout_ms;
+    Result<std::vector<net::EdgeClientOptions>> peers =
+        net::ParseEndpointList(options.peers, base);
+    if (!peers.ok()) return peers.status().WithContext("--peers");
+    collab.peers = std::move(peers).value();
+    collab.peer_timeout_ms = options.peer_timeout_ms;
+    if (!options.collab_speeds.empty()) {
+      size_t start = 0;
+      while (start <= options.collab_speeds.size()) {
+        size_t end = options.collab_speeds.find(',', start);
+        if (end == std::string::npos) end = options.collab_speeds.size();
+        Result<double> speed =
+            ParseNumber(options.collab_speeds.substr(start, end - start), "--collab-speeds");
+        if (!speed.ok()) return speed.status();
+        collab.static_speeds.push_back(*speed);
+        start = end + 1;
+      }
+    }
+  } else if (!options.collab_speeds.empty()) {
+    return Status::InvalidArgument("--collab-speeds needs --peers");
+  }
   if (!options.token_file.empty()) {
     EI_ASSIGN_OR_RETURN(s.state.tokens, LoadTokens(options.token_file));
   }
@@ -111,6 +144,10 @@ Status EdgeServer::Start(const ServerOptions& options) {
     }
   }
 
+  if (!collab.peers.empty()) {
+    EI_ASSIGN_OR_RETURN(s.collab, CollabHost::Create(std::move(collab)));
+    s.state.collab = s.collab.get();
+  }
   std::string cert, key;
   if (!options.tls_cert.empty()) {
     EI_ASSIGN_OR_RETURN(cert, ReadText(options.tls_cert, "TLS certificate"));
@@ -142,6 +179,16 @@ Status EdgeServer::Start(const ServerOptions& options) {
     s.scheduler->Shutdown();
     s.loader->Shutdown();
     return Status::Unavailable("cannot listen for gRPC on '" + options.grpc_address + "'");
+  }
+  if (s.collab != nullptr) {
+    // The port is known only now (0 picks one).
+    Status self = CheckPeersAreNotSelf(s.collab->options().peers, s.ports.grpc);
+    if (!self.ok()) {
+      s.grpc_server->Shutdown();
+      s.scheduler->Shutdown();
+      s.loader->Shutdown();
+      return self;
+    }
   }
   if (!options.http_address.empty()) {
     HttpOptions http;

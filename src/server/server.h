@@ -42,6 +42,14 @@ struct ServerOptions {
   std::string tls_cert;              // PEM files; both or neither
   std::string tls_key;
   bool allow_upload = false;
+  // Collaborative host (server/collab_host.h): the peers ("HOST:PORT,..." or dns:///NAME:PORT;
+  // "" disables it), how long a peer's band may take, and the scheme ("halp" or "modnn").
+  std::string peers;
+  int peer_timeout_ms = 5000;
+  std::string collab_scheme = "halp";
+  // "1,0.5,...": a static plan with these relative speeds (the host first, then each peer), links
+  // taken as free; "" plans from measured speeds and links (CollabOptions::static_speeds).
+  std::string collab_speeds;
 };
 
 struct ServerPorts {
