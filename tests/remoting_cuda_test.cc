@@ -112,7 +112,36 @@ TEST_F(RemotingCudaTest, UserKernelGetsTheClearError) {
   EXPECT_NE(out.output.find("cudaErrorNotSupported"), std::string::npos) << out.output;
   EXPECT_NE(out.output.find("needs a GPU remoting server"), std::string::npos) << out.output;
   EXPECT_NE(out.output.find("VecAdd"), std::string::npos) << out.output;  // the kernel named
+  // A call the interposer does not implement: "not supported", logged once by name.
+  EXPECT_NE(out.output.find("cudaDeviceSetLimit: cudaErrorNotSupported"), std::string::npos)
+      << out.output;
+  EXPECT_NE(out.output.find("cudaDeviceSetLimit is not supported"), std::string::npos)
+      << out.output;
   ExpectNothingLeft();
+}
+
+TEST_F(RemotingCudaTest, CudaRunRunsAProgramAndPrintsStats) {
+  const std::string token_file = ::testing::TempDir() + "/remoting_token";
+  ASSERT_EQ(testing::Shell("printf '# token\\nt0ken\\n' > " + token_file).exit_code, 0);
+  const testing::Outcome out = testing::Shell(
+      std::string(EDGEINFER_CLI) + " cuda-run --edge 127.0.0.1:" + std::to_string(server_.port()) +
+      " --token-file " + token_file + " --stats --lib-dir " + kLibDir + " -- " + kProgramDir +
+      "/cnn 2 2>&1");
+  WaitForDrops();
+  EXPECT_EQ(out.exit_code, 0) << out.output;
+  ExpectWithinTolerance(out.output, 1);
+  EXPECT_NE(out.output.find("round trips"), std::string::npos) << out.output;
+  ExpectNothingLeft();
+}
+
+TEST_F(RemotingCudaTest, CudaRunRefusesAStaticallyLinkedRuntime) {
+  const testing::Outcome out = testing::Shell(
+      std::string(EDGEINFER_CLI) + " cuda-run --edge 127.0.0.1:" + std::to_string(server_.port()) +
+      " --lib-dir " + kLibDir + " -- " + kProgramDir + "/kernel_static 2>&1");
+  EXPECT_EQ(out.exit_code, 1) << out.output;
+  EXPECT_NE(out.output.find("links the CUDA runtime statically"), std::string::npos) << out.output;
+  EXPECT_NE(out.output.find("-cudart shared"), std::string::npos) << out.output;
+  EXPECT_EQ(server_.counters().connections_accepted, 0);  // never ran
 }
 
 TEST_F(RemotingCudaTest, WrongTokenIsRefusedAndExplained) {

@@ -9,6 +9,8 @@
 #include <random>
 #include <thread>
 
+#include "core/file_io.h"
+#include "remoting/binary_check.h"
 #include "remoting/client.h"
 #include "remoting/executor.h"
 #include "remoting/protocol.h"
@@ -575,6 +577,34 @@ TEST_F(CpuExecutorTest, ConvBiasReluPoolSoftmax) {
       Encoder().U64(kDnn).F32(1).U64(xd).U64(px).U64(fd).U64(pw).U64(cd).F32(0).U64(pd).U64(pp));
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("expected 2x4x5x4"), std::string::npos) << st.message();
+}
+
+TEST(RemotingBinaryCheck, ReadsDependenciesAndRefusesMalformedFiles) {
+  // This test binary: an ELF64 program that needs libc, no CUDA runtime, no device code.
+  Result<BinaryInfo> self = InspectBinary("/proc/self/exe");
+  ASSERT_TRUE(self.ok()) << self.status().ToString();
+  bool libc = false;
+  for (const std::string& lib : self->needed) libc |= lib.rfind("libc.so", 0) == 0;
+  EXPECT_TRUE(libc);
+  EXPECT_FALSE(self->has_device_code);
+  std::vector<std::string> warnings;
+  EXPECT_TRUE(CheckRemotable("self", *self, &warnings).ok());
+  EXPECT_FALSE(warnings.empty());  // nothing would be forwarded
+  // A program with device code and no shared runtime is refused with the fix named.
+  BinaryInfo static_runtime;
+  static_runtime.needed = {"libc.so.6"};
+  static_runtime.has_device_code = true;
+  Status st = CheckRemotable("prog", static_runtime, &warnings);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("nvcc -cudart shared"), std::string::npos);
+  // Not ELF; ELF with section headers past the end; truncations of a real file.
+  EXPECT_FALSE(InspectBinaryBytes("#!/bin/sh\necho hi\n").ok());
+  std::string bytes = *ReadFileBytes("/proc/self/exe");
+  std::string header = bytes.substr(0, 64);
+  EXPECT_FALSE(InspectBinaryBytes(header).ok());
+  for (size_t cut : {size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
+    (void)InspectBinaryBytes(bytes.substr(0, cut));  // an error or a partial answer, no crash
+  }
 }
 
 TEST(RemotingExecutor, GpuExecutorExplainsWhyItCannotRun) {

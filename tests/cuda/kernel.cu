@@ -31,6 +31,9 @@ int main() {
   }
   cudaMemcpy(da, a.data(), n * sizeof(float), cudaMemcpyHostToDevice);
   cudaMemcpy(db, b.data(), n * sizeof(float), cudaMemcpyHostToDevice);
+  // Not forwarded by remoting: logged once by name and answered "not supported", no crash.
+  const cudaError_t limit = cudaDeviceSetLimit(cudaLimitStackSize, 4096);
+  std::printf("cudaDeviceSetLimit: %s\n", cudaGetErrorName(limit));
   VecAdd<<<(n + 255) / 256, 256>>>(da, db, dc, n);
   cudaError_t launch = cudaGetLastError();
   if (launch != cudaSuccess) {
