@@ -192,6 +192,69 @@ TEST(RemotingProtocol, MalformedFramesEndTheConnectionAndFreeItsMemory) {
   }
 }
 
+// The fuzz seeds are whole sessions that must run cleanly: every reply without error.
+TEST(RemotingProtocol, FuzzSeedSessionsRunWithoutErrors) {
+  std::unique_ptr<Executor> ex = std::move(MakeExecutor("cpu").value());
+  for (const char* name : {"memory", "blas", "dnn"}) {
+    Result<std::string> bytes = ReadFileBytes(std::string(EDGEINFER_SOURCE_DIR) +
+                                              "/fuzz/corpus/remoting_frame_fuzz/" + name);
+    ASSERT_TRUE(bytes.ok()) << name;
+    ASSERT_EQ((*bytes)[0], 1);  // the fuzz target sends a hello first
+    std::vector<uint8_t> in = HelloFrame("");
+    in.insert(in.end(), bytes->begin() + 1, bytes->end());
+    MemoryStream s(in.data(), in.size());
+    ServerCounters counters;
+    EXPECT_TRUE(ServeConnection(s, *ex, {}, &counters).ok()) << name;
+    MemoryStream out(s.written().data(), s.written().size());
+    FrameHeader h;
+    std::vector<uint8_t> payload;
+    int replies = 0;
+    while (ReadFrame(out, kMaxFrameBytes, &h, &payload).ok()) {
+      if (h.type != FrameType::kReply) continue;
+      ++replies;
+      Result<Reply> r = DecodeReply(payload.data(), payload.size());
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(r->code, StatusCode::kOk)
+          << name << ": " << OpName(r->failed_op) << ": " << r->message;
+    }
+    EXPECT_EQ(replies, counters.round_trips) << name;
+    EXPECT_GE(replies, 3) << name;
+  }
+}
+
+// Device-to-host copies are bounded before anything is copied: by the connection's device
+// memory (a failed copy is answered with zeros) and by the bytes pending without a sync.
+TEST(RemotingProtocol, DeviceToHostCopiesAreBounded) {
+  ExecutorOptions options;
+  options.max_connection_bytes = 1 << 20;
+  std::unique_ptr<Executor> ex = std::move(MakeExecutor("cpu", options).value());
+  ConnectionLimits limits;
+  limits.max_pending_copy_bytes = 4096;
+  {  // 2^40 bytes from an invalid address: refused, not answered with a terabyte of zeros.
+    ServerCounters counters;
+    std::vector<uint8_t> in =
+        Concat({HelloFrame(""),
+                CallsFrame(kFlagSync, {{Op::kMemcpyDtoH, Encoder().U64(1).U64(1ull << 40)}})});
+    MemoryStream s(in.data(), in.size());
+    EXPECT_EQ(ServeConnection(s, *ex, {}, &counters, limits).code(), StatusCode::kInvalidArgument);
+    EXPECT_LT(s.written().size(), 1024u);
+  }
+  {  // Three async 2 KiB copies of one allocation: the third exceeds 4 KiB pending.
+    ServerCounters counters;
+    const uint64_t a = uint64_t{1} << 36;  // the first allocation's address
+    Encoder copy;
+    copy.U64(a).U64(2048);
+    std::vector<uint8_t> in = Concat(
+        {HelloFrame(""), CallsFrame(kFlagSync, {{Op::kMalloc, Encoder().U64(2048)}}),
+         CallsFrame(0,
+                    {{Op::kMemcpyDtoH, copy}, {Op::kMemcpyDtoH, copy}, {Op::kMemcpyDtoH, copy}})});
+    MemoryStream s(in.data(), in.size());
+    EXPECT_EQ(ServeConnection(s, *ex, {}, &counters, limits).code(),
+              StatusCode::kResourceExhausted);
+    EXPECT_EQ(counters.executor.live_bytes, 0);
+  }
+}
+
 class RemotingServerTest : public ::testing::Test {
  protected:
   void SetUp() override {

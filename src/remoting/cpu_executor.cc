@@ -69,8 +69,10 @@ Status Bad(const std::string& m) { return Status::InvalidArgument(m); }
 
 class CpuSession : public ExecutorSession {
  public:
-  CpuSession(ExecutorCounters* counters, uint64_t max_bytes)
-      : counters_(counters), max_bytes_(max_bytes) {}
+  CpuSession(ExecutorCounters* counters, const ExecutorOptions& options)
+      : counters_(counters),
+        max_bytes_(options.max_connection_bytes),
+        max_macs_(options.max_call_macs) {}
   ~CpuSession() override {
     counters_->live_allocations -= static_cast<int64_t>(allocations_.size());
     counters_->live_bytes -= static_cast<int64_t>(held_bytes_);
@@ -380,6 +382,7 @@ class CpuSession : public ExecutorSession {
     if (ta > 1 || tb > 1) return Status::Unimplemented("conjugate transpose of a real GEMM");
     if (batch < 0 || sa < 0 || sb < 0 || sc < 0) return Bad("negative batch count or stride");
     if (m == 0 || n == 0 || batch == 0) return Status::Ok();
+    EI_RETURN_IF_ERROR(CheckWork("GEMM", double(m) * n * std::max<int64_t>(k, 1) * batch));
     EI_ASSIGN_OR_RETURN(int64_t span_a, MatrixSpan("A", ta ? k : m, ta ? m : k, lda));
     EI_ASSIGN_OR_RETURN(int64_t span_b, MatrixSpan("B", tb ? n : k, tb ? k : n, ldb));
     EI_ASSIGN_OR_RETURN(int64_t span_c, MatrixSpan("C", m, n, ldc));
@@ -608,6 +611,7 @@ class CpuSession : public ExecutorSession {
       return Bad("convolution output descriptor is " + DimsString(y.d->dims) + ", expected " +
                  DimsString(expect));
     }
+    EI_RETURN_IF_ERROR(CheckWork("convolution", double(N) * K * OH * OW * CG * R * S));
     const int64_t KG = K / G;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t n = 0; n < N; ++n) {
@@ -872,8 +876,15 @@ class CpuSession : public ExecutorSession {
     return Status::Ok();
   }
 
+  Status CheckWork(const char* what, double macs) const {
+    if (macs <= max_macs_) return Status::Ok();
+    return Status::ResourceExhausted(std::string(what) + " of " + std::to_string(macs) +
+                                     " multiply-adds exceeds the cpu executor's per-call limit");
+  }
+
   ExecutorCounters* counters_;
   uint64_t max_bytes_;
+  double max_macs_;
   uint64_t held_bytes_ = 0;
   uint64_t next_address_ = kFirstAddress;
   std::map<uint64_t, Allocation> allocations_;
@@ -891,7 +902,7 @@ class CpuExecutor : public Executor {
   std::string device_name() const override { return "edgeinfer remoting cpu executor"; }
   uint64_t total_memory() const override { return options_.max_connection_bytes; }
   std::unique_ptr<ExecutorSession> NewSession(ExecutorCounters* counters) override {
-    return std::make_unique<CpuSession>(counters, options_.max_connection_bytes);
+    return std::make_unique<CpuSession>(counters, options_);
   }
 
  private:

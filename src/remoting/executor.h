@@ -44,6 +44,9 @@ class Executor {
 struct ExecutorOptions {
   // Device memory one connection may hold (cpu executor: host bytes).
   uint64_t max_connection_bytes = uint64_t{4} << 30;
+  // Multiply-adds one GEMM or convolution call may take (cpu executor), so that one call
+  // cannot hold a server core for hours.
+  double max_call_macs = 1e12;
 };
 
 // "cpu", "gpu" or "auto" (gpu when the server has a usable GPU, else cpu). An error that says

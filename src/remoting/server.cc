@@ -16,9 +16,6 @@ namespace edgeinfer::remoting {
 
 namespace {
 
-// Device-to-host bytes a connection may leave pending (snapshotted) between two replies.
-constexpr uint64_t kMaxPendingCopyBytes = uint64_t{1} << 30;
-
 bool TokenMatches(const std::set<std::string>& tokens, const std::string& presented) {
   if (tokens.empty()) return true;
   // Constant-time in the contents and lengths: compare SHA-256 digests in full.
@@ -43,8 +40,13 @@ struct PendingCopy {
 
 class Connection {
  public:
-  Connection(Stream& s, ExecutorSession& session, ServerCounters* counters)
-      : s_(s), session_(session), counters_(counters) {}
+  Connection(Stream& s, ExecutorSession& session, ServerCounters* counters, uint64_t max_copy_bytes,
+             const ConnectionLimits& limits)
+      : s_(s),
+        session_(session),
+        counters_(counters),
+        max_copy_bytes_(max_copy_bytes),
+        limits_(limits) {}
 
   Status Run() {
     std::vector<uint8_t> payload;
@@ -139,7 +141,18 @@ class Connection {
     if (!args.ok() || args.remaining() != 0) {
       return Status::InvalidArgument("malformed MemcpyDtoH call");
     }
-    if (size > (uint64_t{1} << 48)) return Status::InvalidArgument("MemcpyDtoH size too large");
+    // A valid copy lies inside one allocation; a failed one is answered with as many zeros,
+    // so both are bounded before anything is copied or promised.
+    if (size > max_copy_bytes_) {
+      return Status::InvalidArgument("MemcpyDtoH of " + std::to_string(size) +
+                                     " bytes exceeds the connection's device memory");
+    }
+    if (!direct && (pending_bytes_ > limits_.max_pending_copy_bytes ||
+                    size > limits_.max_pending_copy_bytes - pending_bytes_)) {
+      return Status::ResourceExhausted(
+          "more than " + std::to_string(limits_.max_pending_copy_bytes) +
+          " bytes of device-to-host copies pending without a synchronisation");
+    }
     PendingCopy copy;
     copy.size = size;
     Result<uint8_t*> s = session_.Resolve(src, size);
@@ -147,13 +160,8 @@ class Connection {
       Note(Op::kMemcpyDtoH, s.status());
     } else if (direct) {
       copy.direct = *s;
-    } else if (pending_snapshot_bytes_ + size > kMaxPendingCopyBytes) {
-      Note(Op::kMemcpyDtoH,
-           Status::ResourceExhausted("over 1 GiB of asynchronous device-to-host copies pending "
-                                     "without a synchronisation"));
     } else if (size > 0) {
       copy.snapshot.assign(*s, *s + size);
-      pending_snapshot_bytes_ += size;
     }
     pending_bytes_ += size;
     pending_.push_back(std::move(copy));
@@ -192,7 +200,6 @@ class Connection {
     }
     pending_.clear();
     pending_bytes_ = 0;
-    pending_snapshot_bytes_ = 0;
     first_error_ = Status::Ok();
     failed_op_ = Op::kNone;
     return Status::Ok();
@@ -203,9 +210,10 @@ class Connection {
   ServerCounters* counters_;
   Status first_error_;
   Op failed_op_ = Op::kNone;
+  uint64_t max_copy_bytes_;
+  ConnectionLimits limits_;
   std::vector<PendingCopy> pending_;
   uint64_t pending_bytes_ = 0;
-  uint64_t pending_snapshot_bytes_ = 0;
 };
 
 Status SendWelcome(Stream& s, const Welcome& w, ServerCounters* counters) {
@@ -233,7 +241,7 @@ RemotingCounters ServerCounters::Snapshot() const {
 }
 
 Status ServeConnection(Stream& stream, Executor& executor, const std::set<std::string>& tokens,
-                       ServerCounters* counters) {
+                       ServerCounters* counters, const ConnectionLimits& limits) {
   FrameHeader h;
   std::vector<uint8_t> payload;
   Status st = ReadFrame(stream, kMaxHelloBytes, &h, &payload);
@@ -268,7 +276,7 @@ Status ServeConnection(Stream& stream, Executor& executor, const std::set<std::s
   }
   EI_RETURN_IF_ERROR(SendWelcome(stream, welcome, counters));
   std::unique_ptr<ExecutorSession> session = executor.NewSession(&counters->executor);
-  Connection connection(stream, *session, counters);
+  Connection connection(stream, *session, counters, executor.total_memory(), limits);
   st = connection.Run();
   if (!st.ok() && st.code() != StatusCode::kUnavailable) ++counters->protocol_errors;
   return st;

@@ -51,11 +51,17 @@ struct ServerCounters {
   RemotingCounters Snapshot() const;
 };
 
+struct ConnectionLimits {
+  // Bytes of device-to-host copies a connection may have pending (copied aside, sent with the
+  // next reply); a client that asks for more breaks the protocol and is disconnected.
+  uint64_t max_pending_copy_bytes = uint64_t{1} << 30;
+};
+
 // Serves one connection on `stream` until it closes or breaks the protocol: the handshake,
 // then kCalls frames. Used by the server's connection threads and by the fuzz target.
 // Returns why the connection ended (OK when the client closed it cleanly).
 Status ServeConnection(Stream& stream, Executor& executor, const std::set<std::string>& tokens,
-                       ServerCounters* counters);
+                       ServerCounters* counters, const ConnectionLimits& limits = {});
 
 class RemotingServer {
  public:
