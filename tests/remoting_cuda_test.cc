@@ -14,6 +14,7 @@
 
 #include "remoting/server.h"
 #include "shell_util.h"
+#include "testbed/linkem.h"
 
 namespace edgeinfer::remoting {
 namespace {
@@ -43,8 +44,9 @@ class RemotingCudaTest : public ::testing::Test {
   }
 
   testing::Outcome Run(const std::string& program, const std::string& args = "",
-                       const std::string& token = "t0ken") {
-    const std::string command = "EDGEINFER_REMOTING=127.0.0.1:" + std::to_string(server_.port()) +
+                       const std::string& token = "t0ken", std::string address = "") {
+    if (address.empty()) address = "127.0.0.1:" + std::to_string(server_.port());
+    const std::string command = "EDGEINFER_REMOTING=" + address +
                                 " EDGEINFER_REMOTING_TOKEN=" + token +
                                 " EDGEINFER_REMOTING_STATS=1" + " LD_LIBRARY_PATH=" + kLibDir +
                                 " " + kProgramDir + "/" + program + " " + args + " 2>&1";
@@ -103,6 +105,26 @@ TEST_F(RemotingCudaTest, CudnnCnnMatchesItsHostReferenceWithOneRoundTripPerInfer
   // Three more inferences cost exactly three more round trips: each inference's upload and
   // 14 library calls are queued and sent with its one synchronising download.
   EXPECT_EQ((after_four - after_one) - (after_one - before), 3);
+  ExpectNothingLeft();
+}
+
+// The same program through the link emulator (5 ms each way, 50 Mbit/s): the results do not
+// depend on the link, and the round trips stay one per inference.
+TEST_F(RemotingCudaTest, CnnThroughTheLinkEmulator) {
+  net::LinkOptions link;
+  link.to = "127.0.0.1:" + std::to_string(server_.port());
+  link.delay_ms = 5;
+  link.rate_bps = 50e6;
+  Result<std::unique_ptr<net::LinkEmulator>> emulator = net::LinkEmulator::Start(link);
+  ASSERT_TRUE(emulator.ok()) << emulator.status().ToString();
+  const int64_t before = server_.counters().round_trips;
+  const testing::Outcome one = Run("cnn", "1", "t0ken", (*emulator)->address());
+  const int64_t after_one = server_.counters().round_trips;
+  const testing::Outcome three = Run("cnn", "3", "t0ken", (*emulator)->address());
+  EXPECT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_EQ(three.exit_code, 0) << three.output;
+  ExpectWithinTolerance(three.output, 1);
+  EXPECT_EQ((server_.counters().round_trips - after_one) - (after_one - before), 2);
   ExpectNothingLeft();
 }
 
