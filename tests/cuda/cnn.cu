@@ -1,0 +1,266 @@
+// A cuDNN CNN forward as users write it (no edgeinfer headers): a VGG-style block
+// (conv 3x3 + bias + ReLU, twice, max pool), LRN, batch-norm inference, a 1x1 conv classifier,
+// global average pooling and softmax, checked against a host computation. `cnn [N]` runs N
+// inferences (default 1); each uploads the input, runs the network and reads the output back.
+// Prints "rel_l2 cnn VALUE" and exits 0 when it is <= 1e-5.
+// Build: nvcc -cudart shared cnn.cu -lcudnn
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#define CHECK_CUDA(x)                                                             \
+  do {                                                                            \
+    cudaError_t e = (x);                                                          \
+    if (e != cudaSuccess) {                                                       \
+      std::printf("CUDA error %s at line %d\n", cudaGetErrorString(e), __LINE__); \
+      return 1;                                                                   \
+    }                                                                             \
+  } while (0)
+#define CHECK_CUDNN(x)                                                              \
+  do {                                                                              \
+    cudnnStatus_t s = (x);                                                          \
+    if (s != CUDNN_STATUS_SUCCESS) {                                                \
+      std::printf("cuDNN error %s at line %d\n", cudnnGetErrorString(s), __LINE__); \
+      return 1;                                                                     \
+    }                                                                               \
+  } while (0)
+
+struct Shape {
+  int n, c, h, w;
+  size_t size() const { return size_t(n) * c * h * w; }
+};
+
+// Host reference layers (NCHW).
+static std::vector<float> Conv(const std::vector<float>& x, Shape s, const std::vector<float>& w,
+                               const std::vector<float>& b, int k, int r, int pad, Shape* out) {
+  *out = {s.n, k, s.h + 2 * pad - r + 1, s.w + 2 * pad - r + 1};
+  std::vector<float> y(out->size());
+  for (int n = 0; n < s.n; ++n)
+    for (int o = 0; o < k; ++o)
+      for (int i = 0; i < out->h; ++i)
+        for (int j = 0; j < out->w; ++j) {
+          double acc = 0;
+          for (int c = 0; c < s.c; ++c)
+            for (int p = 0; p < r; ++p)
+              for (int q = 0; q < r; ++q) {
+                const int hi = i - pad + p, wj = j - pad + q;
+                if (hi < 0 || hi >= s.h || wj < 0 || wj >= s.w) continue;
+                acc += double(x[((size_t(n) * s.c + c) * s.h + hi) * s.w + wj]) *
+                       w[((size_t(o) * s.c + c) * r + p) * r + q];
+              }
+          y[((size_t(n) * k + o) * out->h + i) * out->w + j] = float(acc) + b[o];
+        }
+  return y;
+}
+static void Relu(std::vector<float>& x) {
+  for (float& v : x) v = v > 0 ? v : 0;
+}
+static std::vector<float> Pool(const std::vector<float>& x, Shape s, int win, bool max,
+                               Shape* out) {
+  *out = {s.n, s.c, s.h / win, s.w / win};
+  std::vector<float> y(out->size());
+  for (int n = 0; n < s.n; ++n)
+    for (int c = 0; c < s.c; ++c)
+      for (int i = 0; i < out->h; ++i)
+        for (int j = 0; j < out->w; ++j) {
+          double acc = max ? -1e30 : 0;
+          for (int p = 0; p < win; ++p)
+            for (int q = 0; q < win; ++q) {
+              const double v = x[((size_t(n) * s.c + c) * s.h + i * win + p) * s.w + j * win + q];
+              acc = max ? (v > acc ? v : acc) : acc + v;
+            }
+          y[((size_t(n) * s.c + c) * out->h + i) * out->w + j] =
+              float(max ? acc : acc / (win * win));
+        }
+  return y;
+}
+static std::vector<float> Lrn(const std::vector<float>& x, Shape s, int size, double alpha,
+                              double beta, double k) {
+  std::vector<float> y(x.size());
+  const size_t plane = size_t(s.h) * s.w;
+  for (int n = 0; n < s.n; ++n)
+    for (int c = 0; c < s.c; ++c)
+      for (size_t i = 0; i < plane; ++i) {
+        double sq = 0;
+        for (int j = c - (size - 1) / 2; j <= c + size / 2; ++j) {
+          if (j < 0 || j >= s.c) continue;
+          const double v = x[(size_t(n) * s.c + j) * plane + i];
+          sq += v * v;
+        }
+        const size_t at = (size_t(n) * s.c + c) * plane + i;
+        y[at] = float(x[at] / std::pow(k + alpha / size * sq, beta));
+      }
+  return y;
+}
+
+static std::vector<float> Random(size_t n, float scale) {
+  std::vector<float> v(n);
+  for (float& x : v) x = (float(rand()) / RAND_MAX - 0.5f) * scale;
+  return v;
+}
+
+int main(int argc, char** argv) {
+  const int iterations = argc > 1 ? std::atoi(argv[1]) : 1;
+  srand(7);
+  const Shape in = {2, 3, 32, 32};
+  const int c1 = 8, c2 = 8, classes = 10;
+  std::vector<float> x = Random(in.size(), 2.0f);
+  std::vector<float> w1 = Random(size_t(c1) * 3 * 9, 0.6f), b1 = Random(c1, 0.2f);
+  std::vector<float> w2 = Random(size_t(c2) * c1 * 9, 0.3f), b2 = Random(c2, 0.2f);
+  std::vector<float> w3 = Random(size_t(classes) * c2, 0.8f), b3 = Random(classes, 0.2f);
+  std::vector<float> bn_scale = Random(c2, 1.0f), bn_bias = Random(c2, 0.5f),
+                     bn_mean = Random(c2, 0.2f), bn_var(c2);
+  for (float& v : bn_var) v = 0.5f + float(rand()) / RAND_MAX;
+  const double lrn_alpha = 1e-3, lrn_beta = 0.75, lrn_k = 2.0, bn_eps = 1e-5;
+
+  // Host reference.
+  Shape s1, s2, sp, s3, sg;
+  std::vector<float> h = Conv(x, in, w1, b1, c1, 3, 1, &s1);
+  Relu(h);
+  h = Conv(h, s1, w2, b2, c2, 3, 1, &s2);
+  Relu(h);
+  h = Pool(h, s2, 2, true, &sp);
+  h = Lrn(h, sp, 5, lrn_alpha, lrn_beta, lrn_k);
+  const size_t plane = size_t(sp.h) * sp.w;
+  for (int n = 0; n < sp.n; ++n)
+    for (int c = 0; c < sp.c; ++c)
+      for (size_t i = 0; i < plane; ++i) {
+        float& v = h[(size_t(n) * sp.c + c) * plane + i];
+        v = float(bn_scale[c] * (v - bn_mean[c]) / std::sqrt(double(bn_var[c]) + bn_eps) +
+                  bn_bias[c]);
+      }
+  h = Conv(h, sp, w3, b3, classes, 1, 0, &s3);
+  h = Pool(h, s3, s3.h, false, &sg);
+  std::vector<float> want(h.size());
+  for (int n = 0; n < sg.n; ++n) {
+    double mx = -1e30, sum = 0;
+    for (int c = 0; c < classes; ++c) mx = h[n * classes + c] > mx ? h[n * classes + c] : mx;
+    for (int c = 0; c < classes; ++c) sum += std::exp(h[n * classes + c] - mx);
+    for (int c = 0; c < classes; ++c)
+      want[n * classes + c] = float(std::exp(h[n * classes + c] - mx) / sum);
+  }
+
+  // cuDNN.
+  cudnnHandle_t dnn;
+  CHECK_CUDNN(cudnnCreate(&dnn));
+  cudaStream_t stream;
+  CHECK_CUDA(cudaStreamCreate(&stream));
+  CHECK_CUDNN(cudnnSetStream(dnn, stream));
+  auto tensor = [](Shape s) {
+    cudnnTensorDescriptor_t d;
+    cudnnCreateTensorDescriptor(&d);
+    cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.c, s.h, s.w);
+    return d;
+  };
+  auto upload = [](const std::vector<float>& v) {
+    float* p = nullptr;
+    if (cudaMalloc(&p, v.size() * sizeof(float)) != cudaSuccess) return (float*)nullptr;
+    cudaMemcpy(p, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice);
+    return p;
+  };
+  cudnnTensorDescriptor_t xd = tensor(in), y1d = tensor(s1), y2d = tensor(s2), pd = tensor(sp),
+                          y3d = tensor(s3), gd = tensor(sg);
+  cudnnTensorDescriptor_t b1d = tensor({1, c1, 1, 1}), b2d = tensor({1, c2, 1, 1}),
+                          b3d = tensor({1, classes, 1, 1}), bnd = tensor({1, c2, 1, 1});
+  cudnnFilterDescriptor_t f1, f2, f3;
+  CHECK_CUDNN(cudnnCreateFilterDescriptor(&f1));
+  CHECK_CUDNN(cudnnCreateFilterDescriptor(&f2));
+  CHECK_CUDNN(cudnnCreateFilterDescriptor(&f3));
+  CHECK_CUDNN(cudnnSetFilter4dDescriptor(f1, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c1, 3, 3, 3));
+  CHECK_CUDNN(cudnnSetFilter4dDescriptor(f2, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c2, c1, 3, 3));
+  CHECK_CUDNN(
+      cudnnSetFilter4dDescriptor(f3, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, classes, c2, 1, 1));
+  cudnnConvolutionDescriptor_t conv3x3, conv1x1;
+  CHECK_CUDNN(cudnnCreateConvolutionDescriptor(&conv3x3));
+  CHECK_CUDNN(cudnnCreateConvolutionDescriptor(&conv1x1));
+  CHECK_CUDNN(cudnnSetConvolution2dDescriptor(conv3x3, 1, 1, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
+                                              CUDNN_DATA_FLOAT));
+  CHECK_CUDNN(cudnnSetConvolution2dDescriptor(conv1x1, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
+                                              CUDNN_DATA_FLOAT));
+  int on, oc, oh, ow;
+  CHECK_CUDNN(cudnnGetConvolution2dForwardOutputDim(conv3x3, xd, f1, &on, &oc, &oh, &ow));
+  if (on != s1.n || oc != s1.c || oh != s1.h || ow != s1.w) {
+    std::printf("unexpected output dims %d %d %d %d\n", on, oc, oh, ow);
+    return 1;
+  }
+  cudnnConvolutionFwdAlgoPerf_t perf;
+  int returned = 0;
+  CHECK_CUDNN(
+      cudnnGetConvolutionForwardAlgorithm_v7(dnn, xd, f1, conv3x3, y1d, 1, &returned, &perf));
+  size_t workspace_bytes = 0;
+  CHECK_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(dnn, xd, f1, conv3x3, y1d, perf.algo,
+                                                      &workspace_bytes));
+  void* workspace = nullptr;
+  if (workspace_bytes > 0) CHECK_CUDA(cudaMalloc(&workspace, workspace_bytes));
+  cudnnActivationDescriptor_t relu;
+  CHECK_CUDNN(cudnnCreateActivationDescriptor(&relu));
+  CHECK_CUDNN(
+      cudnnSetActivationDescriptor(relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0));
+  cudnnPoolingDescriptor_t maxpool, avgpool;
+  CHECK_CUDNN(cudnnCreatePoolingDescriptor(&maxpool));
+  CHECK_CUDNN(cudnnCreatePoolingDescriptor(&avgpool));
+  CHECK_CUDNN(cudnnSetPooling2dDescriptor(maxpool, CUDNN_POOLING_MAX, CUDNN_NOT_PROPAGATE_NAN, 2, 2,
+                                          0, 0, 2, 2));
+  CHECK_CUDNN(cudnnSetPooling2dDescriptor(avgpool, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
+                                          CUDNN_NOT_PROPAGATE_NAN, s3.h, s3.w, 0, 0, s3.h, s3.w));
+  cudnnLRNDescriptor_t lrn;
+  CHECK_CUDNN(cudnnCreateLRNDescriptor(&lrn));
+  CHECK_CUDNN(cudnnSetLRNDescriptor(lrn, 5, lrn_alpha, lrn_beta, lrn_k));
+
+  float *dw1 = upload(w1), *db1 = upload(b1), *dw2 = upload(w2), *db2 = upload(b2),
+        *dw3 = upload(w3), *db3 = upload(b3), *dscale = upload(bn_scale), *dbias = upload(bn_bias),
+        *dmean = upload(bn_mean), *dvar = upload(bn_var);
+  float *dx, *d1, *d2, *dp, *dl, *d3, *dg, *dout;
+  CHECK_CUDA(cudaMalloc(&dx, in.size() * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&d1, s1.size() * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&d2, s2.size() * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&dp, sp.size() * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&dl, sp.size() * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&d3, s3.size() * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&dg, sg.size() * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&dout, sg.size() * sizeof(float)));
+
+  const float one = 1.0f, zero = 0.0f;
+  std::vector<float> got(sg.size());
+  for (int it = 0; it < iterations; ++it) {
+    CHECK_CUDA(
+        cudaMemcpyAsync(dx, x.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice, stream));
+    CHECK_CUDNN(cudnnConvolutionForward(dnn, &one, xd, dx, f1, dw1, conv3x3, perf.algo, workspace,
+                                        workspace_bytes, &zero, y1d, d1));
+    CHECK_CUDNN(cudnnAddTensor(dnn, &one, b1d, db1, &one, y1d, d1));
+    CHECK_CUDNN(cudnnActivationForward(dnn, relu, &one, y1d, d1, &zero, y1d, d1));
+    CHECK_CUDNN(cudnnConvolutionForward(dnn, &one, y1d, d1, f2, dw2, conv3x3, perf.algo, workspace,
+                                        workspace_bytes, &zero, y2d, d2));
+    CHECK_CUDNN(cudnnAddTensor(dnn, &one, b2d, db2, &one, y2d, d2));
+    CHECK_CUDNN(cudnnActivationForward(dnn, relu, &one, y2d, d2, &zero, y2d, d2));
+    CHECK_CUDNN(cudnnPoolingForward(dnn, maxpool, &one, y2d, d2, &zero, pd, dp));
+    CHECK_CUDNN(cudnnLRNCrossChannelForward(dnn, lrn, CUDNN_LRN_CROSS_CHANNEL_DIM1, &one, pd, dp,
+                                            &zero, pd, dl));
+    CHECK_CUDNN(cudnnBatchNormalizationForwardInference(dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero,
+                                                        pd, dl, pd, dl, bnd, dscale, dbias, dmean,
+                                                        dvar, bn_eps));
+    CHECK_CUDNN(cudnnConvolutionForward(dnn, &one, pd, dl, f3, dw3, conv1x1, perf.algo, workspace,
+                                        workspace_bytes, &zero, y3d, d3));
+    CHECK_CUDNN(cudnnAddTensor(dnn, &one, b3d, db3, &one, y3d, d3));
+    CHECK_CUDNN(cudnnPoolingForward(dnn, avgpool, &one, y3d, d3, &zero, gd, dg));
+    CHECK_CUDNN(cudnnSoftmaxForward(dnn, CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_INSTANCE, &one,
+                                    gd, dg, &zero, gd, dout));
+    CHECK_CUDA(cudaMemcpyAsync(got.data(), dout, got.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                               stream));
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+  }
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  const double e = std::sqrt(num / den);
+  std::printf("rel_l2 cnn %.3g\n", e);
+  cudnnDestroy(dnn);
+  std::printf("%s\n", e <= 1e-5 ? "PASS" : "FAIL");
+  return e <= 1e-5 ? 0 : 1;
+}
