@@ -3,9 +3,12 @@
 // copies, deferred errors, the cpu executor's cuBLAS/cuDNN calls against plain references
 // (relative L2 <= 1e-5), and the release of a dropped connection's memory.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -668,6 +671,47 @@ TEST(RemotingBinaryCheck, ReadsDependenciesAndRefusesMalformedFiles) {
   for (size_t cut : {size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
     (void)InspectBinaryBytes(bytes.substr(0, cut));  // an error or a partial answer, no crash
   }
+}
+
+// `edgeinfer serve --remoting` without the KServe ports: it prints its address, serves a
+// client, and stops on SIGTERM. The gpu executor on this machine is a clear start-up error.
+TEST(RemotingServe, ServeCommandRunsRemotingAlone) {
+  const std::string cli = EDGEINFER_CLI;
+  FILE* p = popen(("echo $$; exec " + cli +
+                   " serve --grpc none --http none --remoting 127.0.0.1:0 "
+                   "--remoting-executor cpu 2>&1")
+                      .c_str(),
+                  "r");
+  ASSERT_NE(p, nullptr);
+  char line[512];
+  ASSERT_NE(fgets(line, sizeof(line), p), nullptr);
+  const pid_t pid = static_cast<pid_t>(std::atol(line));
+  ASSERT_NE(fgets(line, sizeof(line), p), nullptr);
+  const std::string listening = line;
+  EXPECT_NE(listening.find("executor=cpu"), std::string::npos) << listening;
+  const size_t at = listening.find("remoting=");
+  ASSERT_NE(at, std::string::npos) << listening;
+  const std::string address = listening.substr(at + 9, listening.find(' ', at) - at - 9);
+  {
+    Result<std::unique_ptr<Client>> c = Client::Connect(address, "");
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    Result<Reply> r = (*c)->Sync(Op::kMalloc, Encoder().U64(64));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->code, StatusCode::kOk);
+  }
+  kill(pid, SIGTERM);
+  EXPECT_EQ(pclose(p), 0);
+
+  FILE* gpu = popen((cli + " serve --grpc none --http none --remoting 127.0.0.1:0 "
+                           "--remoting-executor gpu 2>&1")
+                        .c_str(),
+                    "r");
+  ASSERT_NE(gpu, nullptr);
+  std::string out;
+  while (fgets(line, sizeof(line), gpu) != nullptr) out += line;
+  const int status = pclose(gpu);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << out;
+  EXPECT_NE(out.find("remoting executor 'gpu' cannot run"), std::string::npos) << out;
 }
 
 TEST(RemotingExecutor, GpuExecutorExplainsWhyItCannotRun) {
