@@ -733,6 +733,7 @@ class CpuSession : public ExecutorSession {
       return Bad("pooling output descriptor is " + DimsString(y.d->dims) + ", expected " +
                  DimsString(expect));
     }
+    EI_RETURN_IF_ERROR(CheckWork("pooling", double(d[0]) * d[1] * OH * OW * p->win_h * p->win_w));
     const bool is_max = p->mode == kPoolMax || p->mode == kPoolMaxDet;
     for (int64_t n = 0; n < d[0]; ++n) {
       for (int64_t c = 0; c < d[1]; ++c) {
