@@ -1,11 +1,12 @@
-// A cuDNN CNN forward as users write it (no edgeinfer headers): a VGG-style block
-// (conv 3x3 + bias + ReLU, twice, max pool), LRN, batch-norm inference, an OpenPose-style
-// two-branch stage (3x3 conv + ReLU and 1x1 conv, on two streams joined by an event, each
-// writing its half of the concatenated channels through a strided descriptor), a 1x1 conv
-// classifier, global average pooling and softmax, checked against a host computation. `cnn [N]`
-// runs N inferences (default 1); each uploads the input, runs the network and reads the output
-// back. Prints "rel_l2 cnn VALUE" and exits 0 when it is <= 1e-5. Build: nvcc -cudart shared cnn.cu
-// -lcudnn
+// A cuDNN CNN forward as users write it (no edgeinfer headers): a VGG-style block (conv 3x3 +
+// bias + ReLU, twice, max pool), LRN, batch-norm inference, ReLU as an op tensor, a round trip
+// through the NHWC layout (transform tensor), an OpenPose-style two-branch stage (3x3 conv +
+// ReLU and 1x1 conv on two streams joined by events, each writing its half of the
+// concatenated channels through a strided descriptor), a 1x1 conv classifier, global average
+// pooling and softmax, checked against a host computation. `cnn [N]` runs N inferences
+// (default 1); each uploads the input, runs the network and reads the output back. Prints
+// "rel_l2 cnn VALUE" and exits 0 when it is <= 1e-5.
+// Build: nvcc -cudart shared cnn.cu -lcudnn
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
@@ -138,6 +139,7 @@ int main(int argc, char** argv) {
         float& v = h[(size_t(n) * sp.c + c) * plane + i];
         v = float(bn_scale[c] * (v - bn_mean[c]) / std::sqrt(double(bn_var[c]) + bn_eps) +
                   bn_bias[c]);
+        v = v > 0 ? v : 0;  // ReLU, on the device through cudnnOpTensor(MAX, x, 0 * x)
       }
   Shape sa, sb;
   std::vector<float> branch_a = Conv(h, sp, wa, ba, half, 3, 1, &sa);
@@ -239,6 +241,14 @@ int main(int argc, char** argv) {
                                           0, 0, 2, 2));
   CHECK_CUDNN(cudnnSetPooling2dDescriptor(avgpool, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
                                           CUDNN_NOT_PROPAGATE_NAN, s3.h, s3.w, 0, 0, s3.h, s3.w));
+  cudnnOpTensorDescriptor_t opmax;
+  CHECK_CUDNN(cudnnCreateOpTensorDescriptor(&opmax));
+  CHECK_CUDNN(cudnnSetOpTensorDescriptor(opmax, CUDNN_OP_TENSOR_MAX, CUDNN_DATA_FLOAT,
+                                         CUDNN_NOT_PROPAGATE_NAN));
+  cudnnTensorDescriptor_t nhwcd;
+  CHECK_CUDNN(cudnnCreateTensorDescriptor(&nhwcd));
+  CHECK_CUDNN(cudnnSetTensor4dDescriptor(nhwcd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, sp.n, sp.c,
+                                         sp.h, sp.w));
   cudnnLRNDescriptor_t lrn;
   CHECK_CUDNN(cudnnCreateLRNDescriptor(&lrn));
   CHECK_CUDNN(cudnnSetLRNDescriptor(lrn, 5, lrn_alpha, lrn_beta, lrn_k));
@@ -256,7 +266,8 @@ int main(int argc, char** argv) {
   cudaEvent_t fork, join;
   CHECK_CUDA(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
   CHECK_CUDA(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
-  float* dcat;
+  float *dcat, *dnhwc;
+  CHECK_CUDA(cudaMalloc(&dnhwc, sp.size() * sizeof(float)));
   CHECK_CUDA(cudaMalloc(&dcat, sc.size() * sizeof(float)));
   float *dx, *d1, *d2, *dp, *dl, *d3, *dg, *dout;
   CHECK_CUDA(cudaMalloc(&dx, in.size() * sizeof(float)));
@@ -287,6 +298,10 @@ int main(int argc, char** argv) {
     CHECK_CUDNN(cudnnBatchNormalizationForwardInference(dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero,
                                                         pd, dl, pd, dl, bnd, dscale, dbias, dmean,
                                                         dvar, bn_eps));
+    CHECK_CUDNN(cudnnOpTensor(dnn, opmax, &one, pd, dl, &zero, pd, dl, &zero, pd, dl));
+    // A round trip through the NHWC layout (identity on the values).
+    CHECK_CUDNN(cudnnTransformTensor(dnn, &one, pd, dl, &zero, nhwcd, dnhwc));
+    CHECK_CUDNN(cudnnTransformTensor(dnn, &one, nhwcd, dnhwc, &zero, pd, dl));
     // Two branches into the two halves of the concatenation.
     CHECK_CUDA(cudaEventRecord(fork, stream));
     CHECK_CUDA(cudaStreamWaitEvent(stream_b, fork, 0));
