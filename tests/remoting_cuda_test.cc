@@ -103,7 +103,7 @@ TEST_F(RemotingCudaTest, CudnnCnnMatchesItsHostReferenceWithOneRoundTripPerInfer
   ExpectWithinTolerance(four.output, 1);
   const int64_t after_four = server_.counters().round_trips;
   // Three more inferences cost exactly three more round trips: each inference's upload and
-  // 14 library calls are queued and sent with its one synchronising download.
+  // 18 cuDNN calls are queued and sent with its one synchronising download.
   EXPECT_EQ((after_four - after_one) - (after_one - before), 3);
   ExpectNothingLeft();
 }

@@ -3,9 +3,12 @@
 // copies, deferred errors, the cpu executor's cuBLAS/cuDNN calls against plain references
 // (relative L2 <= 1e-5), and the release of a dropped connection's memory.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -642,6 +645,53 @@ TEST_F(CpuExecutorTest, ConvBiasReluPoolSoftmax) {
   EXPECT_NE(st.message().find("expected 2x4x5x4"), std::string::npos) << st.message();
 }
 
+TEST_F(CpuExecutorTest, OpTensorBroadcastsAndTransformChangesLayout) {
+  const int N = 2, C = 3, H = 4, W = 5;
+  std::vector<float> a = Random(N * C * H * W, 21), b = Random(C, 22), c = Random(a.size(), 23);
+  for (float& v : a) v = std::fabs(v) + 0.1f;  // for SQRT
+  const uint64_t ad = TensorDesc(N, C, H, W), bd = TensorDesc(1, C, 1, 1);
+  const uint64_t od = next_id_++;
+  Run(Op::kDescCreate, Encoder().U8(uint8_t(DescKind::kOpTensor)).U64(od));
+  const uint64_t pa = Upload(a), pb = Upload(b), pc = Upload(c);
+  // MUL with B broadcast over n, h, w: C = (2a) * (0.5b) + 1 * C.
+  Run(Op::kOpTensorDescSet, Encoder().U64(od).U8(1));
+  Run(Op::kOpTensor, Encoder()
+                         .U64(kDnn)
+                         .U64(od)
+                         .F32(2)
+                         .U64(ad)
+                         .U64(pa)
+                         .F32(0.5f)
+                         .U64(bd)
+                         .U64(pb)
+                         .F32(1)
+                         .U64(ad)
+                         .U64(pc));
+  std::vector<float> want = c;
+  for (size_t i = 0; i < want.size(); ++i) want[i] += a[i] * b[(i / (H * W)) % C];
+  EXPECT_LE(RelL2(Download(pc, c.size()), want), 1e-6);
+  // SQRT reads A only (B's descriptor may be anything).
+  Run(Op::kOpTensorDescSet, Encoder().U64(od).U8(4));
+  Run(Op::kOpTensor,
+      Encoder().U64(kDnn).U64(od).F32(1).U64(ad).U64(pa).F32(0).U64(0).U64(0).F32(0).U64(ad).U64(
+          pc));
+  for (size_t i = 0; i < want.size(); ++i) want[i] = std::sqrt(a[i]);
+  EXPECT_LE(RelL2(Download(pc, c.size()), want), 1e-6);
+  // Transform (an add with equal dimensions) from NCHW into an NHWC-strided tensor.
+  const uint64_t nhwc = next_id_++;
+  Run(Op::kDescCreate, Encoder().U8(uint8_t(DescKind::kTensor)).U64(nhwc));
+  Run(Op::kTensorDescSet,
+      Encoder().U64(nhwc).I32(N).I32(C).I32(H).I32(W).I32(H * W * C).I32(1).I32(W * C).I32(C));
+  const uint64_t py = Upload(std::vector<float>(a.size(), NAN));
+  Run(Op::kAddTensor, Encoder().U64(kDnn).F32(1).U64(ad).U64(pa).F32(0).U64(nhwc).U64(py));
+  std::vector<float> got = Download(py, a.size());
+  for (int n = 0; n < N; ++n)
+    for (int ch = 0; ch < C; ++ch)
+      for (int h = 0; h < H; ++h)
+        for (int w = 0; w < W; ++w)
+          ASSERT_EQ(got[((n * H + h) * W + w) * C + ch], a[((n * C + ch) * H + h) * W + w]);
+}
+
 TEST(RemotingBinaryCheck, ReadsDependenciesAndRefusesMalformedFiles) {
   // This test binary: an ELF64 program that needs libc, no CUDA runtime, no device code.
   Result<BinaryInfo> self = InspectBinary("/proc/self/exe");
@@ -668,6 +718,50 @@ TEST(RemotingBinaryCheck, ReadsDependenciesAndRefusesMalformedFiles) {
   for (size_t cut : {size_t{100}, bytes.size() / 2, bytes.size() - 1}) {
     (void)InspectBinaryBytes(bytes.substr(0, cut));  // an error or a partial answer, no crash
   }
+}
+
+// `edgeinfer serve --remoting` without the KServe ports: it prints its address, serves a
+// client, and stops on SIGTERM. The gpu executor on this machine is a clear start-up error.
+TEST(RemotingServe, ServeCommandRunsRemotingAlone) {
+  const std::string cli = EDGEINFER_CLI;
+  FILE* p = popen(("echo $$; exec " + cli +
+                   " serve --grpc none --http none --remoting 127.0.0.1:0 "
+                   "--remoting-executor cpu 2>&1")
+                      .c_str(),
+                  "r");
+  ASSERT_NE(p, nullptr);
+  char line[512];
+  ASSERT_NE(fgets(line, sizeof(line), p), nullptr);
+  const pid_t pid = static_cast<pid_t>(std::atol(line));
+  ASSERT_NE(fgets(line, sizeof(line), p), nullptr);
+  const std::string listening = line;
+  EXPECT_NE(listening.find("executor=cpu"), std::string::npos) << listening;
+  const size_t at = listening.find("remoting=");
+  ASSERT_NE(at, std::string::npos) << listening;
+  const std::string address = listening.substr(at + 9, listening.find(' ', at) - at - 9);
+  {
+    Result<std::unique_ptr<Client>> c = Client::Connect(address, "");
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    Result<Reply> r = (*c)->Sync(Op::kMalloc, Encoder().U64(64));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->code, StatusCode::kOk);
+  }
+  kill(pid, SIGTERM);
+  std::string rest;  // read to the end, so that its last words do not meet a closed pipe
+  while (fgets(line, sizeof(line), p) != nullptr) rest += line;
+  EXPECT_EQ(pclose(p), 0) << rest;
+  EXPECT_NE(rest.find("shutting down"), std::string::npos) << rest;
+
+  FILE* gpu = popen((cli + " serve --grpc none --http none --remoting 127.0.0.1:0 "
+                           "--remoting-executor gpu 2>&1")
+                        .c_str(),
+                    "r");
+  ASSERT_NE(gpu, nullptr);
+  std::string out;
+  while (fgets(line, sizeof(line), gpu) != nullptr) out += line;
+  const int status = pclose(gpu);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << out;
+  EXPECT_NE(out.find("remoting executor 'gpu' cannot run"), std::string::npos) << out;
 }
 
 TEST(RemotingExecutor, GpuExecutorExplainsWhyItCannotRun) {

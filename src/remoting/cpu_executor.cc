@@ -176,7 +176,7 @@ class CpuSession : public ExecutorSession {
         const uint8_t kind = a.U8();
         const uint64_t id = a.U64();
         if (!a.ok()) return Truncated(op);
-        if (kind < 1 || kind > 6) return Bad("unknown descriptor kind " + std::to_string(kind));
+        if (kind < 1 || kind > 7) return Bad("unknown descriptor kind " + std::to_string(kind));
         if (id == 0 || descs_.count(id)) return Bad("descriptor id " + Hex(id) + " in use");
         descs_[id].kind = static_cast<DescKind>(kind);
         ++counters_->live_objects;
@@ -201,6 +201,18 @@ class CpuSession : public ExecutorSession {
         return ActDescSet(a);
       case Op::kLrnDescSet:
         return LrnDescSet(a);
+      case Op::kOpTensorDescSet: {
+        const uint64_t id = a.U64();
+        const uint8_t op_mode = a.U8();
+        if (!a.ok()) return Truncated(op);
+        EI_ASSIGN_OR_RETURN(Desc * d, GetDesc(id, DescKind::kOpTensor, false));
+        if (op_mode > 5) return Status::Unimplemented("op tensor op " + std::to_string(op_mode));
+        d->mode = op_mode;
+        d->set = true;
+        return Status::Ok();
+      }
+      case Op::kOpTensor:
+        return OpTensor(a);
       case Op::kConvForward:
         return ConvForward(a);
       case Op::kAddTensor:
@@ -460,7 +472,7 @@ class CpuSession : public ExecutorSession {
     auto it = descs_.find(id);
     if (it == descs_.end() || it->second.kind != kind) {
       static const char* kNames[] = {"",        "tensor",     "filter", "convolution",
-                                     "pooling", "activation", "LRN"};
+                                     "pooling", "activation", "LRN",    "op tensor"};
       return NotFoundId((std::string(kNames[static_cast<int>(kind)]) + " descriptor").c_str(), id);
     }
     if (must_be_set && !it->second.set) return Bad("descriptor " + Hex(id) + " was never set");
@@ -672,6 +684,69 @@ class CpuSession : public ExecutorSession {
     return Status::Ok();
   }
 
+  // C = op(alpha1 * A, alpha2 * B) + beta * C; B broadcasts over its size-1 dimensions; SQRT
+  // and NOT read A only.
+  Status OpTensor(Decoder& a) {
+    const uint64_t handle = a.U64(), od = a.U64();
+    const float alpha1 = a.F32();
+    const uint64_t ad = a.U64(), ap = a.U64();
+    const float alpha2 = a.F32();
+    const uint64_t bd = a.U64(), bp = a.U64();
+    const float beta = a.F32();
+    const uint64_t cd = a.U64(), cp = a.U64();
+    if (!a.ok()) return Truncated(Op::kOpTensor);
+    EI_RETURN_IF_ERROR(CheckHandle(dnn_, handle, "cuDNN handle"));
+    EI_ASSIGN_OR_RETURN(Desc * o, GetDesc(od, DescKind::kOpTensor));
+    const uint8_t op = o->mode;
+    const bool unary = op == 4 || op == 5;
+    EI_ASSIGN_OR_RETURN(TensorView A, Tensor(ad, ap));
+    EI_ASSIGN_OR_RETURN(TensorView C, Tensor(cd, cp));
+    if (!SameDims(*A.d, *C.d)) return Bad("op tensor A and C dimensions differ");
+    TensorView B = A;
+    if (!unary) {
+      EI_ASSIGN_OR_RETURN(B, Tensor(bd, bp));
+      for (int i = 0; i < 4; ++i) {
+        if (B.d->dims[i] != 1 && B.d->dims[i] != C.d->dims[i]) {
+          return Bad("op tensor B " + DimsString(B.d->dims) + " does not broadcast to C " +
+                     DimsString(C.d->dims));
+        }
+      }
+    }
+    const int64_t* d = C.d->dims;
+    auto bi = [&](int i, int64_t v) { return B.d->dims[i] == 1 ? 0 : v; };
+    for (int64_t n = 0; n < d[0]; ++n)
+      for (int64_t c = 0; c < d[1]; ++c)
+        for (int64_t h = 0; h < d[2]; ++h)
+          for (int64_t w = 0; w < d[3]; ++w) {
+            const double x = double(alpha1) * A.at(n, c, h, w);
+            const double y =
+                unary ? 0.0 : double(alpha2) * B.at(bi(0, n), bi(1, c), bi(2, h), bi(3, w));
+            double v = 0;
+            switch (op) {
+              case 0:
+                v = x + y;
+                break;
+              case 1:
+                v = x * y;
+                break;
+              case 2:
+                v = std::min(x, y);
+                break;
+              case 3:
+                v = std::max(x, y);
+                break;
+              case 4:
+                v = std::sqrt(x);
+                break;
+              default:
+                v = 1.0 - x;
+                break;
+            }
+            Store(C.at(n, c, h, w), 1.0f, v, beta);
+          }
+    return Status::Ok();
+  }
+
   Status ActivationForward(Decoder& a) {
     const uint64_t handle = a.U64(), act = a.U64();
     const float alpha = a.F32();
@@ -733,6 +808,7 @@ class CpuSession : public ExecutorSession {
       return Bad("pooling output descriptor is " + DimsString(y.d->dims) + ", expected " +
                  DimsString(expect));
     }
+    EI_RETURN_IF_ERROR(CheckWork("pooling", double(d[0]) * d[1] * OH * OW * p->win_h * p->win_w));
     const bool is_max = p->mode == kPoolMax || p->mode == kPoolMaxDet;
     for (int64_t n = 0; n < d[0]; ++n) {
       for (int64_t c = 0; c < d[1]; ++c) {

@@ -77,6 +77,10 @@ const char* OpName(Op op) {
       return "ActDescSet";
     case Op::kLrnDescSet:
       return "LrnDescSet";
+    case Op::kOpTensorDescSet:
+      return "OpTensorDescSet";
+    case Op::kOpTensor:
+      return "OpTensor";
     case Op::kConvForward:
       return "ConvForward";
     case Op::kAddTensor:

@@ -94,6 +94,7 @@ enum class Op : uint16_t {
   kPoolDescSet = 72,         // u64 id, u8 mode, i32 win_h win_w pad_h pad_w stride_h stride_w
   kActDescSet = 73,          // u64 id, u8 mode, f64 coef
   kLrnDescSet = 74,          // u64 id, u32 n, f64 alpha beta k
+  kOpTensorDescSet = 75,     // u64 id, u8 op (cuDNN's cudnnOpTensorOp_t)
   kConvForward = 80,         // u64 h, f32 alpha, u64 xd x wd w cd, f32 beta, u64 yd y
   kAddTensor = 81,           // u64 h, f32 alpha, u64 ad a, f32 beta, u64 cd c
   kActivationForward = 82,   // u64 h ad, f32 alpha, u64 xd x, f32 beta, u64 yd y
@@ -102,6 +103,7 @@ enum class Op : uint16_t {
   kLrnForward = 85,          // u64 h ld, f32 alpha, u64 xd x, f32 beta, u64 yd y
   kBatchNormInference = 86,  // u64 h, f32 alpha beta, u64 xd x yd y bd scale bias mean var,
                              // f64 eps
+  kOpTensor = 87,  // u64 h od, f32 alpha1, u64 ad a, f32 alpha2, u64 bd b, f32 beta, u64 cd c
 };
 
 // The descriptor kinds of kDescCreate.
@@ -111,7 +113,8 @@ enum class DescKind : uint8_t {
   kConv = 3,
   kPool = 4,
   kAct = 5,
-  kLrn = 6
+  kLrn = 6,
+  kOpTensor = 7
 };
 
 // "kMalloc" -> "Malloc"; "unknown" for a value that names no call.

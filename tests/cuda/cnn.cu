@@ -1,12 +1,16 @@
-// A cuDNN CNN forward as users write it (no edgeinfer headers): a VGG-style block
-// (conv 3x3 + bias + ReLU, twice, max pool), LRN, batch-norm inference, a 1x1 conv classifier,
-// global average pooling and softmax, checked against a host computation. `cnn [N]` runs N
-// inferences (default 1); each uploads the input, runs the network and reads the output back.
-// Prints "rel_l2 cnn VALUE" and exits 0 when it is <= 1e-5.
+// A cuDNN CNN forward as users write it (no edgeinfer headers): a VGG-style block (conv 3x3 +
+// bias + ReLU, twice, max pool), LRN, batch-norm inference, ReLU as an op tensor, a round trip
+// through the NHWC layout (transform tensor), an OpenPose-style two-branch stage (3x3 conv +
+// ReLU and 1x1 conv on two streams joined by events, each writing its half of the
+// concatenated channels through a strided descriptor), a 1x1 conv classifier, global average
+// pooling and softmax, checked against a host computation. `cnn [N]` runs N inferences
+// (default 1); each uploads the input, runs the network and reads the output back. Prints
+// "rel_l2 cnn VALUE" and exits 0 when it is <= 1e-5.
 // Build: nvcc -cudart shared cnn.cu -lcudnn
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -111,7 +115,10 @@ int main(int argc, char** argv) {
   std::vector<float> x = Random(in.size(), 2.0f);
   std::vector<float> w1 = Random(size_t(c1) * 3 * 9, 0.6f), b1 = Random(c1, 0.2f);
   std::vector<float> w2 = Random(size_t(c2) * c1 * 9, 0.3f), b2 = Random(c2, 0.2f);
-  std::vector<float> w3 = Random(size_t(classes) * c2, 0.8f), b3 = Random(classes, 0.2f);
+  const int half = 4, cat = 2 * half;  // the two branches' channels, concatenated
+  std::vector<float> wa = Random(size_t(half) * c2 * 9, 0.3f), ba = Random(half, 0.2f);
+  std::vector<float> wb = Random(size_t(half) * c2, 0.5f), bb = Random(half, 0.2f);
+  std::vector<float> w3 = Random(size_t(classes) * cat, 0.8f), b3 = Random(classes, 0.2f);
   std::vector<float> bn_scale = Random(c2, 1.0f), bn_bias = Random(c2, 0.5f),
                      bn_mean = Random(c2, 0.2f), bn_var(c2);
   for (float& v : bn_var) v = 0.5f + float(rand()) / RAND_MAX;
@@ -132,8 +139,21 @@ int main(int argc, char** argv) {
         float& v = h[(size_t(n) * sp.c + c) * plane + i];
         v = float(bn_scale[c] * (v - bn_mean[c]) / std::sqrt(double(bn_var[c]) + bn_eps) +
                   bn_bias[c]);
+        v = v > 0 ? v : 0;  // ReLU, on the device through cudnnOpTensor(MAX, x, 0 * x)
       }
-  h = Conv(h, sp, w3, b3, classes, 1, 0, &s3);
+  Shape sa, sb;
+  std::vector<float> branch_a = Conv(h, sp, wa, ba, half, 3, 1, &sa);
+  Relu(branch_a);
+  std::vector<float> branch_b = Conv(h, sp, wb, bb, half, 1, 0, &sb);
+  const Shape sc = {sp.n, cat, sp.h, sp.w};
+  std::vector<float> concat(sc.size());
+  for (int n = 0; n < sp.n; ++n) {
+    std::copy(branch_a.begin() + n * half * plane, branch_a.begin() + (n + 1) * half * plane,
+              concat.begin() + n * cat * plane);
+    std::copy(branch_b.begin() + n * half * plane, branch_b.begin() + (n + 1) * half * plane,
+              concat.begin() + (n * cat + half) * plane);
+  }
+  h = Conv(concat, sc, w3, b3, classes, 1, 0, &s3);
   h = Pool(h, s3, s3.h, false, &sg);
   std::vector<float> want(h.size());
   for (int n = 0; n < sg.n; ++n) {
@@ -166,14 +186,24 @@ int main(int argc, char** argv) {
                           y3d = tensor(s3), gd = tensor(sg);
   cudnnTensorDescriptor_t b1d = tensor({1, c1, 1, 1}), b2d = tensor({1, c2, 1, 1}),
                           b3d = tensor({1, classes, 1, 1}), bnd = tensor({1, c2, 1, 1});
-  cudnnFilterDescriptor_t f1, f2, f3;
+  cudnnTensorDescriptor_t catd = tensor(sc), bad = tensor({1, half, 1, 1});
+  // Each branch's output: half the channels of the concatenation, with its strides.
+  cudnnTensorDescriptor_t halfd;
+  CHECK_CUDNN(cudnnCreateTensorDescriptor(&halfd));
+  CHECK_CUDNN(cudnnSetTensor4dDescriptorEx(halfd, CUDNN_DATA_FLOAT, sp.n, half, sp.h, sp.w,
+                                           cat * sp.h * sp.w, sp.h * sp.w, sp.w, 1));
+  cudnnFilterDescriptor_t f1, f2, f3, fa, fb;
+  CHECK_CUDNN(cudnnCreateFilterDescriptor(&fa));
+  CHECK_CUDNN(cudnnCreateFilterDescriptor(&fb));
+  CHECK_CUDNN(cudnnSetFilter4dDescriptor(fa, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, half, c2, 3, 3));
+  CHECK_CUDNN(cudnnSetFilter4dDescriptor(fb, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, half, c2, 1, 1));
   CHECK_CUDNN(cudnnCreateFilterDescriptor(&f1));
   CHECK_CUDNN(cudnnCreateFilterDescriptor(&f2));
   CHECK_CUDNN(cudnnCreateFilterDescriptor(&f3));
   CHECK_CUDNN(cudnnSetFilter4dDescriptor(f1, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c1, 3, 3, 3));
   CHECK_CUDNN(cudnnSetFilter4dDescriptor(f2, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c2, c1, 3, 3));
   CHECK_CUDNN(
-      cudnnSetFilter4dDescriptor(f3, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, classes, c2, 1, 1));
+      cudnnSetFilter4dDescriptor(f3, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, classes, cat, 1, 1));
   cudnnConvolutionDescriptor_t conv3x3, conv1x1;
   CHECK_CUDNN(cudnnCreateConvolutionDescriptor(&conv3x3));
   CHECK_CUDNN(cudnnCreateConvolutionDescriptor(&conv1x1));
@@ -181,6 +211,10 @@ int main(int argc, char** argv) {
                                               CUDNN_DATA_FLOAT));
   CHECK_CUDNN(cudnnSetConvolution2dDescriptor(conv1x1, 0, 0, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
                                               CUDNN_DATA_FLOAT));
+  // Plain fp32 arithmetic (no TF32 tensor cores on GPUs that have them), so that the result
+  // matches the host computation within 1e-5 on a GPU as well.
+  CHECK_CUDNN(cudnnSetConvolutionMathType(conv3x3, CUDNN_FMA_MATH));
+  CHECK_CUDNN(cudnnSetConvolutionMathType(conv1x1, CUDNN_FMA_MATH));
   int on, oc, oh, ow;
   CHECK_CUDNN(cudnnGetConvolution2dForwardOutputDim(conv3x3, xd, f1, &on, &oc, &oh, &ow));
   if (on != s1.n || oc != s1.c || oh != s1.h || ow != s1.w) {
@@ -207,6 +241,14 @@ int main(int argc, char** argv) {
                                           0, 0, 2, 2));
   CHECK_CUDNN(cudnnSetPooling2dDescriptor(avgpool, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
                                           CUDNN_NOT_PROPAGATE_NAN, s3.h, s3.w, 0, 0, s3.h, s3.w));
+  cudnnOpTensorDescriptor_t opmax;
+  CHECK_CUDNN(cudnnCreateOpTensorDescriptor(&opmax));
+  CHECK_CUDNN(cudnnSetOpTensorDescriptor(opmax, CUDNN_OP_TENSOR_MAX, CUDNN_DATA_FLOAT,
+                                         CUDNN_NOT_PROPAGATE_NAN));
+  cudnnTensorDescriptor_t nhwcd;
+  CHECK_CUDNN(cudnnCreateTensorDescriptor(&nhwcd));
+  CHECK_CUDNN(cudnnSetTensor4dDescriptor(nhwcd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, sp.n, sp.c,
+                                         sp.h, sp.w));
   cudnnLRNDescriptor_t lrn;
   CHECK_CUDNN(cudnnCreateLRNDescriptor(&lrn));
   CHECK_CUDNN(cudnnSetLRNDescriptor(lrn, 5, lrn_alpha, lrn_beta, lrn_k));
@@ -214,6 +256,19 @@ int main(int argc, char** argv) {
   float *dw1 = upload(w1), *db1 = upload(b1), *dw2 = upload(w2), *db2 = upload(b2),
         *dw3 = upload(w3), *db3 = upload(b3), *dscale = upload(bn_scale), *dbias = upload(bn_bias),
         *dmean = upload(bn_mean), *dvar = upload(bn_var);
+  float *dwa = upload(wa), *dba = upload(ba), *dwb = upload(wb), *dbb = upload(bb);
+  // The second branch runs on its own stream with its own handle; an event joins them.
+  cudaStream_t stream_b;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&stream_b, cudaStreamNonBlocking));
+  cudnnHandle_t dnn_b;
+  CHECK_CUDNN(cudnnCreate(&dnn_b));
+  CHECK_CUDNN(cudnnSetStream(dnn_b, stream_b));
+  cudaEvent_t fork, join;
+  CHECK_CUDA(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
+  CHECK_CUDA(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
+  float *dcat, *dnhwc;
+  CHECK_CUDA(cudaMalloc(&dnhwc, sp.size() * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&dcat, sc.size() * sizeof(float)));
   float *dx, *d1, *d2, *dp, *dl, *d3, *dg, *dout;
   CHECK_CUDA(cudaMalloc(&dx, in.size() * sizeof(float)));
   CHECK_CUDA(cudaMalloc(&d1, s1.size() * sizeof(float)));
@@ -243,8 +298,25 @@ int main(int argc, char** argv) {
     CHECK_CUDNN(cudnnBatchNormalizationForwardInference(dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero,
                                                         pd, dl, pd, dl, bnd, dscale, dbias, dmean,
                                                         dvar, bn_eps));
-    CHECK_CUDNN(cudnnConvolutionForward(dnn, &one, pd, dl, f3, dw3, conv1x1, perf.algo, workspace,
-                                        workspace_bytes, &zero, y3d, d3));
+    CHECK_CUDNN(cudnnOpTensor(dnn, opmax, &one, pd, dl, &zero, pd, dl, &zero, pd, dl));
+    // A round trip through the NHWC layout (identity on the values).
+    CHECK_CUDNN(cudnnTransformTensor(dnn, &one, pd, dl, &zero, nhwcd, dnhwc));
+    CHECK_CUDNN(cudnnTransformTensor(dnn, &one, nhwcd, dnhwc, &zero, pd, dl));
+    // Two branches into the two halves of the concatenation.
+    CHECK_CUDA(cudaEventRecord(fork, stream));
+    CHECK_CUDA(cudaStreamWaitEvent(stream_b, fork, 0));
+    CHECK_CUDNN(cudnnConvolutionForward(dnn, &one, pd, dl, fa, dwa, conv3x3, perf.algo, workspace,
+                                        workspace_bytes, &zero, halfd, dcat));
+    CHECK_CUDNN(cudnnAddTensor(dnn, &one, bad, dba, &one, halfd, dcat));
+    CHECK_CUDNN(cudnnActivationForward(dnn, relu, &one, halfd, dcat, &zero, halfd, dcat));
+    float* dcat_b = dcat + size_t(half) * sp.h * sp.w;
+    CHECK_CUDNN(cudnnConvolutionForward(dnn_b, &one, pd, dl, fb, dwb, conv1x1, perf.algo, workspace,
+                                        workspace_bytes, &zero, halfd, dcat_b));
+    CHECK_CUDNN(cudnnAddTensor(dnn_b, &one, bad, dbb, &one, halfd, dcat_b));
+    CHECK_CUDA(cudaEventRecord(join, stream_b));
+    CHECK_CUDA(cudaStreamWaitEvent(stream, join, 0));
+    CHECK_CUDNN(cudnnConvolutionForward(dnn, &one, catd, dcat, f3, dw3, conv1x1, perf.algo,
+                                        workspace, workspace_bytes, &zero, y3d, d3));
     CHECK_CUDNN(cudnnAddTensor(dnn, &one, b3d, db3, &one, y3d, d3));
     CHECK_CUDNN(cudnnPoolingForward(dnn, avgpool, &one, y3d, d3, &zero, gd, dg));
     CHECK_CUDNN(cudnnSoftmaxForward(dnn, CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_INSTANCE, &one,
@@ -260,6 +332,7 @@ int main(int argc, char** argv) {
   }
   const double e = std::sqrt(num / den);
   std::printf("rel_l2 cnn %.3g\n", e);
+  cudnnDestroy(dnn_b);
   cudnnDestroy(dnn);
   std::printf("%s\n", e <= 1e-5 ? "PASS" : "FAIL");
   return e <= 1e-5 ? 0 : 1;

@@ -42,6 +42,9 @@ ProcessState& State() {
 }
 
 thread_local cudaError_t last_error = cudaSuccess;
+// An earlier asynchronous call's error that arrived with a cudaMalloc reply: the allocation is
+// returned (it exists on the server) and the error waits for the next synchronising call.
+std::atomic<int> held_error{cudaSuccess};
 
 struct LaunchConfig {
   dim3 grid, block;
@@ -144,8 +147,10 @@ cudaError_t SyncCall(Op op, const Encoder& args, std::vector<uint8_t>* result = 
   Client* c = Need();
   if (c == nullptr) return cudaErrorNoDevice;
   Result<Reply> r = c->Sync(op, args);
-  const cudaError_t e = ToCuda(Check(r));
+  cudaError_t e = ToCuda(Check(r));
   if (r.ok() && result != nullptr) *result = r->result;
+  const int held = held_error.exchange(cudaSuccess);
+  if (e == cudaSuccess) e = static_cast<cudaError_t>(held);
   return Set(e);
 }
 
@@ -373,10 +378,11 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   const cudaError_t e = SyncCall(Op::kMalloc, Encoder().U64(size), &result);
   Decoder d(result.data(), result.size());
   const uint64_t p = d.U64();
-  if (e != cudaSuccess || !d.ok()) {
+  if (!d.ok()) {  // no allocation
     *ptr = nullptr;
     return e != cudaSuccess ? e : Set(cudaErrorUnknown);
   }
+  if (e != cudaSuccess) held_error = e;  // an earlier call's error: reported by the next sync
   *ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(p));
   if (p != 0) {
     std::lock_guard<std::mutex> lock(State().mu);

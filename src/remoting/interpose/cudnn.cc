@@ -48,6 +48,10 @@ struct cudnnActivationStruct {
 struct cudnnLRNStruct {
   uint64_t id = 0;
 };
+struct cudnnOpTensorStruct {
+  uint64_t id = 0;
+  bool set = false;
+};
 
 namespace {
 
@@ -497,6 +501,49 @@ cudnnStatus_t cudnnLRNCrossChannelForward(cudnnHandle_t h, cudnnLRNDescriptor_t 
   e.U64(h->id).U64(l->id).F32(Scalar(alpha)).U64(xd->id).U64(Ptr(x)).F32(Scalar(beta));
   e.U64(yd->id).U64(Ptr(y));
   return Enq(Op::kLrnForward, e);
+}
+
+// Op tensor and transform tensor.
+cudnnStatus_t cudnnCreateOpTensorDescriptor(cudnnOpTensorDescriptor_t* d) {
+  return CreateDesc(d, DescKind::kOpTensor);
+}
+cudnnStatus_t cudnnDestroyOpTensorDescriptor(cudnnOpTensorDescriptor_t d) { return DestroyDesc(d); }
+cudnnStatus_t cudnnSetOpTensorDescriptor(cudnnOpTensorDescriptor_t d, cudnnOpTensorOp_t op,
+                                         cudnnDataType_t type, cudnnNanPropagation_t) {
+  if (d == nullptr) return Fail(CUDNN_STATUS_BAD_PARAM, "null op tensor descriptor");
+  if (type != CUDNN_DATA_FLOAT) return Unsupported("cudnnOpTensor computing in non-fp32");
+  if (op > CUDNN_OP_TENSOR_NOT) return Unsupported("this cuDNN op tensor op");
+  d->set = true;
+  return Enq(Op::kOpTensorDescSet, Encoder().U64(d->id).U8(uint8_t(op)));
+}
+cudnnStatus_t cudnnOpTensor(cudnnHandle_t h, const cudnnOpTensorDescriptor_t o, const void* alpha1,
+                            const cudnnTensorDescriptor_t ad, const void* a, const void* alpha2,
+                            const cudnnTensorDescriptor_t bd, const void* b, const void* beta,
+                            const cudnnTensorDescriptor_t cd, void* c) {
+  if (h == nullptr || o == nullptr || !o->set || !Ready(ad) || !Ready(cd) || alpha1 == nullptr ||
+      beta == nullptr) {
+    return Fail(CUDNN_STATUS_BAD_PARAM, "null handle or descriptor not set");
+  }
+  Encoder e;
+  e.U64(h->id).U64(o->id).F32(Scalar(alpha1)).U64(ad->id).U64(Ptr(a)).F32(Scalar(alpha2));
+  e.U64(bd != nullptr ? bd->id : 0).U64(Ptr(b)).F32(Scalar(beta)).U64(cd->id).U64(Ptr(c));
+  return Enq(Op::kOpTensor, e);
+}
+// y = alpha * x + beta * y between two layouts of the same dimensions: the server's add with
+// equal dimensions.
+cudnnStatus_t cudnnTransformTensor(cudnnHandle_t h, const void* alpha,
+                                   const cudnnTensorDescriptor_t xd, const void* x,
+                                   const void* beta, const cudnnTensorDescriptor_t yd, void* y) {
+  if (h == nullptr || !Ready(xd) || !Ready(yd) || alpha == nullptr || beta == nullptr) {
+    return Fail(CUDNN_STATUS_BAD_PARAM, "null handle or descriptor not set");
+  }
+  if (std::memcmp(xd->dims, yd->dims, sizeof(xd->dims)) != 0) {
+    return Fail(CUDNN_STATUS_BAD_PARAM, "transform tensor dimensions differ");
+  }
+  Encoder e;
+  e.U64(h->id).F32(Scalar(alpha)).U64(xd->id).U64(Ptr(x)).F32(Scalar(beta)).U64(yd->id);
+  e.U64(Ptr(y));
+  return Enq(Op::kAddTensor, e);
 }
 
 cudnnStatus_t cudnnBatchNormalizationForwardInference(
