@@ -166,6 +166,28 @@ void AddNonOverlappingConvTransposeCases(Gen& g, std::vector<Case>* cases) {
   }
 }
 
+// ScatterND (Swin's shifted-window attention writes its mask with it): whole rows replaced,
+// and single elements accumulated (opset 16 reduction); Swin's Dropout. Added last in AllCases.
+void AddScatterNDCases(Gen& g, std::vector<Case>* cases) {
+  cases->push_back(
+      {OpKind::kScatterND,
+       "rows",
+       {In(g.F({4, 5, 3})), K(Tensor::FromVector<int64_t>({3, 0}, {2, 1})), In(g.F({2, 5, 3}))}});
+  Case add{
+      OpKind::kScatterND,
+      "elements, add",
+      {In(g.F({4, 5})), K(Tensor::FromVector<int64_t>({1, 2, 3, -1, 1, 2}, {3, 2})), In(g.F({3}))}};
+  add.attrs.Set("reduction", std::string("add"));
+  add.opset = 16;
+  cases->push_back(std::move(add));
+  // torch.onnx writes Swin-T's attention dropout with training_mode true and ratio 0.
+  Tensor training = Tensor::Empty(DType::kBool, {});
+  training.data<bool>()[0] = true;
+  cases->push_back({OpKind::kDropout,
+                    "training, ratio 0",
+                    {In(g.F({3, 4})), K(Tensor::Scalar(0.f)), K(std::move(training))}});
+}
+
 void AddPoolCases(Gen& g, std::vector<Case>* cases) {
   for (OpKind op : {OpKind::kMaxPool, OpKind::kAveragePool}) {
     for (int i = 0; i < 6; ++i) {
@@ -496,6 +518,7 @@ std::vector<Case> AllCases() {
   AddReduceCases(g, &cases);
   AddElementwiseCases(g, &cases);
   AddNonOverlappingConvTransposeCases(g, &cases);
+  AddScatterNDCases(g, &cases);
   return cases;
 }
 
