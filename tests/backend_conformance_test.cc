@@ -167,7 +167,8 @@ void AddNonOverlappingConvTransposeCases(Gen& g, std::vector<Case>* cases) {
 }
 
 // ScatterND (Swin's shifted-window attention writes its mask with it): whole rows replaced,
-// and single elements accumulated (opset 16 reduction); Swin's Dropout. Added last in AllCases.
+// and single elements accumulated (opset 16 reduction); Swin's Dropout and attention-mask
+// broadcast. Added last in AllCases.
 void AddScatterNDCases(Gen& g, std::vector<Case>* cases) {
   cases->push_back(
       {OpKind::kScatterND,
@@ -186,6 +187,15 @@ void AddScatterNDCases(Gen& g, std::vector<Case>* cases) {
   cases->push_back({OpKind::kDropout,
                     "training, ratio 0",
                     {In(g.F({3, 4})), K(Tensor::Scalar(0.f)), K(std::move(training))}});
+  // Broadcasts oneDNN's binary primitive only runs in its scalar loop (the cpu backend's own
+  // kernel takes them): Swin's attention mask over the heads, and a first operand broadcast
+  // between full dims.
+  cases->push_back(
+      {OpKind::kAdd, "mask over heads", {In(g.F({1, 4, 3, 5, 5})), In(g.F({1, 4, 1, 5, 5}))}});
+  cases->push_back(
+      {OpKind::kSub, "first broadcast", {In(g.F({2, 1, 3})), In(g.NonZero({2, 4, 3}))}});
+  cases->push_back(
+      {OpKind::kDiv, "both broadcast", {In(g.F({3, 1, 4})), In(g.NonZero({1, 5, 1}))}});
 }
 
 void AddPoolCases(Gen& g, std::vector<Case>* cases) {
