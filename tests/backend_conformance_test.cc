@@ -196,6 +196,17 @@ void AddScatterNDCases(Gen& g, std::vector<Case>* cases) {
       {OpKind::kSub, "first broadcast", {In(g.F({2, 1, 3})), In(g.NonZero({2, 4, 3}))}});
   cases->push_back(
       {OpKind::kDiv, "both broadcast", {In(g.F({3, 1, 4})), In(g.NonZero({1, 5, 1}))}});
+  // Gather of one constant index (Swin's q, k, v = qkv[i]): a scalar index on axis 0 and a
+  // one-element index counted from the end on a middle axis.
+  cases->push_back(
+      {OpKind::kGather, "scalar index", {In(g.F({3, 4, 5})), K(Tensor::Scalar<int64_t>(1))}});
+  Case last{OpKind::kGather, "index -1, axis 1", {In(g.F({2, 3, 4})), I64({-1})}};
+  last.attrs.Set("axis", int64_t{1});
+  cases->push_back(std::move(last));
+  // Positive steps (Swin's patch merging, x[:, 0::2, 1::2, :]).
+  cases->push_back({OpKind::kSlice,
+                    "positive steps",
+                    {In(g.F({2, 6, 5, 4})), I64({0, 1}), I64({6, 5}), I64({1, 2}), I64({2, 2})}});
 }
 
 void AddPoolCases(Gen& g, std::vector<Case>* cases) {
