@@ -166,6 +166,49 @@ void AddNonOverlappingConvTransposeCases(Gen& g, std::vector<Case>* cases) {
   }
 }
 
+// ScatterND (Swin's shifted-window attention writes its mask with it): whole rows replaced,
+// and single elements accumulated (opset 16 reduction); Swin's Dropout and attention-mask
+// broadcast. Added last in AllCases.
+void AddScatterNDCases(Gen& g, std::vector<Case>* cases) {
+  cases->push_back(
+      {OpKind::kScatterND,
+       "rows",
+       {In(g.F({4, 5, 3})), K(Tensor::FromVector<int64_t>({3, 0}, {2, 1})), In(g.F({2, 5, 3}))}});
+  Case add{
+      OpKind::kScatterND,
+      "elements, add",
+      {In(g.F({4, 5})), K(Tensor::FromVector<int64_t>({1, 2, 3, -1, 1, 2}, {3, 2})), In(g.F({3}))}};
+  add.attrs.Set("reduction", std::string("add"));
+  add.opset = 16;
+  cases->push_back(std::move(add));
+  // torch.onnx writes Swin-T's attention dropout with training_mode true and ratio 0.
+  Tensor training = Tensor::Empty(DType::kBool, {});
+  training.data<bool>()[0] = true;
+  cases->push_back({OpKind::kDropout,
+                    "training, ratio 0",
+                    {In(g.F({3, 4})), K(Tensor::Scalar(0.f)), K(std::move(training))}});
+  // Broadcasts oneDNN's binary primitive only runs in its scalar loop (the cpu backend's own
+  // kernel takes them): Swin's attention mask over the heads, and a first operand broadcast
+  // between full dims.
+  cases->push_back(
+      {OpKind::kAdd, "mask over heads", {In(g.F({1, 4, 3, 5, 5})), In(g.F({1, 4, 1, 5, 5}))}});
+  cases->push_back(
+      {OpKind::kSub, "first broadcast", {In(g.F({2, 1, 3})), In(g.NonZero({2, 4, 3}))}});
+  cases->push_back(
+      {OpKind::kDiv, "both broadcast", {In(g.F({3, 1, 4})), In(g.NonZero({1, 5, 1}))}});
+  // Gather of one constant index (Swin's q, k, v = qkv[i]): a scalar index on axis 0 and a
+  // one-element index counted from the end on a middle axis.
+  cases->push_back(
+      {OpKind::kGather, "scalar index", {In(g.F({3, 4, 5})), K(Tensor::Scalar<int64_t>(1))}});
+  Case last{OpKind::kGather, "index -1, axis 1", {In(g.F({2, 3, 4})), I64({-1})}};
+  last.attrs.Set("axis", int64_t{1});
+  cases->push_back(std::move(last));
+  // Positive steps (Swin's patch merging, x[:, 0::2, 1::2, :]).
+  cases->push_back({OpKind::kSlice,
+                    "positive steps",
+                    {In(g.F({2, 6, 5, 4})), I64({0, 1}), I64({6, 5}), I64({1, 2}), I64({2, 2})}});
+}
+
 void AddPoolCases(Gen& g, std::vector<Case>* cases) {
   for (OpKind op : {OpKind::kMaxPool, OpKind::kAveragePool}) {
     for (int i = 0; i < 6; ++i) {
@@ -496,6 +539,7 @@ std::vector<Case> AllCases() {
   AddReduceCases(g, &cases);
   AddElementwiseCases(g, &cases);
   AddNonOverlappingConvTransposeCases(g, &cases);
+  AddScatterNDCases(g, &cases);
   return cases;
 }
 

@@ -361,6 +361,14 @@ std::vector<OracleCase> Cases() {
                  b.Output(b.Op(OpKind::kExpand, {b.Input({3, 1}), b.Ints({2, 3, 4})}));
                }});
   // Mod as Swin's window-shift mask computes it (int64, Python sign rule) and float fmod.
+  // ScatterND as Swin-T's exported window mask uses it (rows of a constant replaced), and
+  // single elements.
+  c.push_back({"scatter_nd", 13, [](CaseBuilder& b) {
+                 ValueId rows = b.Const(Tensor::FromVector<int64_t>({3, 0}, {2, 1}));
+                 b.Output(b.Op(OpKind::kScatterND, {b.Input({4, 5, 3}), rows, b.Input({2, 5, 3})}));
+                 ValueId cells = b.Const(Tensor::FromVector<int64_t>({1, 2, 3, 4, 0, 0}, {3, 2}));
+                 b.Output(b.Op(OpKind::kScatterND, {b.Input({4, 5}), cells, b.Input({3})}));
+               }});
   c.push_back({"mod_int_and_fmod", 13, [](CaseBuilder& b) {
                  ValueId i = b.Input({4, 3}, DType::kInt64);
                  ValueId neg = b.Op(OpKind::kSub, {i, b.Ints({5})}, {}, 1, DType::kInt64);

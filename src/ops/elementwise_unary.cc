@@ -312,9 +312,15 @@ Status CastReference(const Node& node, int64_t opset, const std::vector<Tensor>&
   return Status::Ok();
 }
 
-// Inference-only Dropout: a constant true training_mode (opset 12+) is refused.
-Status CheckNotTraining(const Node& node, int64_t opset, const Tensor* training_mode) {
+// Inference-only Dropout: a constant true training_mode (opset 12+) is refused, unless the
+// ratio is a constant 0 (torch.onnx writes Swin-T's attention dropout so), which drops nothing.
+Status CheckNotTraining(const Node& node, int64_t opset, const Tensor* ratio,
+                        const Tensor* training_mode) {
   if (opset < 12 || training_mode == nullptr || training_mode->empty()) return Status::Ok();
+  if (ratio != nullptr && !ratio->empty() && ratio->numel() == 1) {
+    Result<Tensor> r = ratio->CastTo(DType::kFloat32);
+    if (r.ok() && r->data<float>()[0] == 0.f) return Status::Ok();
+  }
   for (int64_t i = 0; i < training_mode->numel(); ++i) {
     if (static_cast<const uint8_t*>(training_mode->raw_data())[i] != 0) {
       return Status::Unimplemented(NodeLabel(node) + ": training_mode=true is not supported");
@@ -327,8 +333,9 @@ DType MaskDType(int64_t opset, DType data) { return opset >= 10 ? DType::kBool :
 
 Status DropoutShape(const ShapeContext& ctx, std::vector<ValueInfo>* outputs) {
   ResizeOutputs(ctx, outputs);
+  const Tensor* ratio = ctx.constants.size() > 1 ? ctx.constants[1] : nullptr;
   const Tensor* training = ctx.constants.size() > 2 ? ctx.constants[2] : nullptr;
-  EI_RETURN_IF_ERROR(CheckNotTraining(*ctx.node, ctx.opset, training));
+  EI_RETURN_IF_ERROR(CheckNotTraining(*ctx.node, ctx.opset, ratio, training));
   (*outputs)[0] = ctx.inputs[0];
   if (outputs->size() > 1) {
     (*outputs)[1] = ctx.inputs[0];
@@ -339,8 +346,9 @@ Status DropoutShape(const ShapeContext& ctx, std::vector<ValueInfo>* outputs) {
 
 Status DropoutReference(const Node& node, int64_t opset, const std::vector<Tensor>& inputs,
                         std::vector<Tensor>* outputs) {
+  const Tensor* ratio = inputs.size() > 1 ? &inputs[1] : nullptr;
   const Tensor* training = inputs.size() > 2 ? &inputs[2] : nullptr;
-  EI_RETURN_IF_ERROR(CheckNotTraining(node, opset, training));
+  EI_RETURN_IF_ERROR(CheckNotTraining(node, opset, ratio, training));
   outputs->assign(1, inputs[0].Clone());
   if (node.outputs.size() > 1 && node.outputs[1] != kNoValue) {
     const DType mask_dtype = MaskDType(opset, inputs[0].dtype());

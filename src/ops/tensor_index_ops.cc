@@ -1,7 +1,9 @@
 // Ops that select or join blocks of elements: Concat, Split, Slice, Gather. Kernels move
 // bytes, so every dtype works.
+#include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "ops/elementwise_common.h"
 #include "ops/slice_window.h"
@@ -374,6 +376,87 @@ Status GatherReference(const Node& node, int64_t opset, const std::vector<Tensor
   return Status::Ok();
 }
 
+// ScatterND: the output is data with the slices updates[j...] written at data[indices[j...]]
+// (k = indices' last dim leading axes each), in order, replaced or combined by `reduction`
+// (opset 16: none, add, mul; opset 18 adds max, min).
+Status ScatterNDShape(const ShapeContext& ctx, std::vector<ValueInfo>* outputs) {
+  ResizeOutputs(ctx, outputs);
+  EI_RETURN_IF_ERROR(CheckIndexDType(*ctx.node, ctx.inputs[1].dtype));
+  (*outputs)[0] = ctx.inputs[0];
+  return Status::Ok();
+}
+
+Status ScatterNDReference(const Node& node, int64_t opset, const std::vector<Tensor>& inputs,
+                          std::vector<Tensor>* outputs) {
+  (void)opset;
+  const Tensor& data = inputs[0];
+  const Tensor& indices = inputs[1];
+  const Tensor& updates = inputs[2];
+  EI_RETURN_IF_ERROR(CheckIndexDType(node, indices.dtype()));
+  const std::string reduction = node.attrs.GetString("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" &&
+      reduction != "min") {
+    return Status::InvalidArgument(NodeLabel(node) + ": unknown reduction '" + reduction + "'");
+  }
+  if (reduction != "none" && data.dtype() != DType::kFloat32) {
+    return UnsupportedDType(node, data.dtype(), "data (with a reduction)");
+  }
+  const Shape& ds = data.shape();
+  const Shape& is = indices.shape();
+  if (is.empty() || is.back() < 1 || is.back() > static_cast<int64_t>(ds.size())) {
+    return Status::InvalidArgument(NodeLabel(node) + ": indices " + ShapeToString(is) +
+                                   " do not index data " + ShapeToString(ds));
+  }
+  const auto k = static_cast<size_t>(is.back());
+  // updates: indices' dims but the last, then data's dims from k on.
+  Shape want(is.begin(), is.end() - 1);
+  want.insert(want.end(), ds.begin() + static_cast<int64_t>(k), ds.end());
+  if (updates.shape() != want || updates.dtype() != data.dtype()) {
+    return Status::InvalidArgument(NodeLabel(node) + ": updates " + updates.Describe() +
+                                   ", expected " + ShapeToString(want));
+  }
+  std::vector<int64_t> index;
+  EI_RETURN_IF_ERROR(TensorInts(node, indices, "indices", &index));
+  Tensor out = data.Clone();
+  const size_t width = DTypeSize(data.dtype());
+  const int64_t slice = Product(ds, k, ds.size());
+  const int64_t count = static_cast<int64_t>(index.size() / k);
+  auto* dst = static_cast<uint8_t*>(out.raw_data());
+  const auto* src = static_cast<const uint8_t*>(updates.raw_data());
+  for (int64_t j = 0; j < count; ++j) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < k; ++d) {
+      int64_t i = index[static_cast<size_t>(j) * k + d];
+      if (i < -ds[d] || i >= ds[d]) {
+        return Status::InvalidArgument(NodeLabel(node) + ": index " + std::to_string(i) +
+                                       " is out of range for axis size " + std::to_string(ds[d]));
+      }
+      if (i < 0) i += ds[d];
+      offset = offset * ds[d] + i;
+    }
+    if (reduction == "none") {
+      std::memcpy(dst + static_cast<size_t>(offset * slice) * width,
+                  src + static_cast<size_t>(j * slice) * width, static_cast<size_t>(slice) * width);
+      continue;
+    }
+    float* o = out.data<float>() + offset * slice;
+    const float* u = updates.data<float>() + j * slice;
+    for (int64_t e = 0; e < slice; ++e) {
+      if (reduction == "add") {
+        o[e] += u[e];
+      } else if (reduction == "mul") {
+        o[e] *= u[e];
+      } else if (reduction == "max") {
+        o[e] = std::max(o[e], u[e]);
+      } else {
+        o[e] = std::min(o[e], u[e]);
+      }
+    }
+  }
+  outputs->assign(1, std::move(out));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ResolveSliceWindow(const Graph& graph, const Node& node, SliceWindow* out) {
@@ -420,6 +503,8 @@ void RegisterTensorIndexOps(std::vector<OpSchema>* out) {
   out->push_back({OpKind::kSlice, 1, 5, SliceShape, SliceReference, SpatialKind::kNone, nullptr});
   out->push_back(
       {OpKind::kGather, 2, 2, GatherShape, GatherReference, SpatialKind::kNone, nullptr});
+  out->push_back(
+      {OpKind::kScatterND, 3, 3, ScatterNDShape, ScatterNDReference, SpatialKind::kNone, nullptr});
 }
 
 }  // namespace edgeinfer

@@ -449,6 +449,8 @@ Status Compiler::EmitNode(int n) {
           return EmitSlice(*this, node);
         case OpKind::kPad:
           return EmitPad(*this, node);
+        case OpKind::kGather:
+          return EmitGather(*this, node);
         case OpKind::kReduceMean:
         case OpKind::kReduceSum:
         case OpKind::kReduceMax:

@@ -166,6 +166,7 @@ bool EmitTranspose(Compiler& c, const Node& node);
 bool EmitReduce(Compiler& c, const Node& node);
 bool EmitSlice(Compiler& c, const Node& node);
 bool EmitPad(Compiler& c, const Node& node);
+bool EmitGather(Compiler& c, const Node& node);
 
 // Helpers shared by emitters.
 dnnl::memory::dims ToDims(const Shape& shape);

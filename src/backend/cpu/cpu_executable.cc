@@ -136,6 +136,88 @@ Status ConcatCopyStep::Execute(RunContext* ctx) const {
   return Status::Ok();
 }
 
+namespace {
+
+// One inner run of BroadcastBinaryStep: n elements, each input contiguous (stride 1) or one
+// repeated value (stride 0).
+template <typename F>
+void BinaryRun(F f, const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n) {
+  if (sa == 1 && sb == 1) {
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+  } else if (sa == 1) {
+    const float v = b[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], v);
+  } else if (sb == 1) {
+    const float v = a[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = f(v, b[i]);
+  } else {
+    const float v = f(a[0], b[0]);
+    for (int64_t i = 0; i < n; ++i) y[i] = v;
+  }
+}
+
+template <typename F>
+void BroadcastBinary(F f, const float* a, const float* b, float* y,
+                     const std::vector<int64_t>& dims, const std::vector<int64_t>& sa,
+                     const std::vector<int64_t>& sb) {
+  const size_t r = dims.size();
+  const int64_t inner = dims[r - 1];
+  int64_t outer = 1;
+  for (size_t d = 0; d + 1 < r; ++d) outer *= dims[d];
+  ParallelFor(
+      outer,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t o = begin; o < end; ++o) {
+          int64_t ia = 0;
+          int64_t ib = 0;
+          int64_t rest = o;
+          for (size_t d = r - 1; d-- > 0;) {
+            const int64_t i = rest % dims[d];
+            rest /= dims[d];
+            ia += i * sa[d];
+            ib += i * sb[d];
+          }
+          BinaryRun(f, a + ia, sa[r - 1], b + ib, sb[r - 1], y + o * inner, inner);
+        }
+      },
+      std::max<int64_t>(1, inner / 4));
+}
+
+}  // namespace
+
+Status BroadcastBinaryStep::Execute(RunContext* ctx) const {
+  const auto* a = static_cast<const float*>(ctx->ptr[static_cast<size_t>(a_)]);
+  const auto* b = static_cast<const float*>(ctx->ptr[static_cast<size_t>(b_)]);
+  auto* y = static_cast<float*>(ctx->ptr[static_cast<size_t>(y_)]);
+  switch (op_) {
+    case Op::kAdd:
+      BroadcastBinary([](float p, float q) { return p + q; }, a, b, y, dims_, a_strides_,
+                      b_strides_);
+      break;
+    case Op::kSub:
+      BroadcastBinary([](float p, float q) { return p - q; }, a, b, y, dims_, a_strides_,
+                      b_strides_);
+      break;
+    case Op::kMul:
+      BroadcastBinary([](float p, float q) { return p * q; }, a, b, y, dims_, a_strides_,
+                      b_strides_);
+      break;
+    case Op::kDiv:
+      BroadcastBinary([](float p, float q) { return p / q; }, a, b, y, dims_, a_strides_,
+                      b_strides_);
+      break;
+    case Op::kMax:
+      BroadcastBinary([](float p, float q) { return std::max(p, q); }, a, b, y, dims_, a_strides_,
+                      b_strides_);
+      break;
+    case Op::kMin:
+      BroadcastBinary([](float p, float q) { return std::min(p, q); }, a, b, y, dims_, a_strides_,
+                      b_strides_);
+      break;
+  }
+  return Status::Ok();
+}
+
 CpuExecutable::CpuExecutable(std::unique_ptr<Graph> graph, dnnl::engine engine,
                              std::vector<Slot> slots, std::vector<std::unique_ptr<Step>> steps,
                              int threads)

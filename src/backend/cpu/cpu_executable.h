@@ -151,6 +151,33 @@ class ConcatCopyStep : public Step {
   std::vector<size_t> first_piece_;  // by part, then the total: prefix sums of pieces per part
 };
 
+// y = op(a, b) on plain float32 tensors with numpy broadcasting, where oneDNN's binary
+// primitive only has its scalar reference implementation (a broadcast dim between full ones,
+// like Swin's attention mask [1, nW, 1, N, N] added to [1, nW, heads, N, N]). The dims are
+// collapsed to runs with one broadcast pattern; threaded over all but the innermost run, whose
+// loop the compiler vectorises.
+class BroadcastBinaryStep : public Step {
+ public:
+  enum class Op { kAdd, kSub, kMul, kDiv, kMax, kMin };
+  // `dims`: the collapsed output dims; `a_strides`/`b_strides`: element strides of each input
+  // over them (0 where it broadcasts). The output is contiguous over `dims`.
+  BroadcastBinaryStep(Op op, int a, int b, int y, std::vector<int64_t> dims,
+                      std::vector<int64_t> a_strides, std::vector<int64_t> b_strides)
+      : op_(op),
+        a_(a),
+        b_(b),
+        y_(y),
+        dims_(std::move(dims)),
+        a_strides_(std::move(a_strides)),
+        b_strides_(std::move(b_strides)) {}
+  Status Execute(RunContext* ctx) const override;
+
+ private:
+  Op op_;
+  int a_, b_, y_;
+  std::vector<int64_t> dims_, a_strides_, b_strides_;
+};
+
 class CpuExecutable : public Executable {
  public:
   // `graph` is the compiled graph (steps refer to it); `steps` run in order.

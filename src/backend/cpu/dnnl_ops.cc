@@ -44,6 +44,55 @@ bool IsReferenceImpl(const dnnl::primitive_desc_base& pd) {
   return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
 }
 
+// Op(a, b) with numpy broadcasting as a BroadcastBinaryStep on plain tensors; false when the
+// shapes do not broadcast to `ys`.
+bool EmitBroadcastBinary(Compiler& c, const Node& node, BroadcastBinaryStep::Op op) {
+  const Graph& g = c.graph();
+  const ValueId a = node.inputs[0];
+  const ValueId b = node.inputs[1];
+  const ValueId y = node.outputs[0];
+  const Shape& ys = g.value(y).shape;
+  const Shape as = PadRank(g.value(a).shape, ys.size());
+  const Shape bs = PadRank(g.value(b).shape, ys.size());
+  // Runs of dims with one pattern (a broadcasts, b broadcasts), size-1 output dims dropped.
+  std::vector<int64_t> dims;
+  std::vector<std::pair<bool, bool>> kinds;
+  for (size_t d = 0; d < ys.size(); ++d) {
+    if ((as[d] != ys[d] && as[d] != 1) || (bs[d] != ys[d] && bs[d] != 1)) return false;
+    if (ys[d] == 1) continue;
+    const std::pair<bool, bool> kind = {as[d] == 1, bs[d] == 1};
+    if (!kinds.empty() && kinds.back() == kind) {
+      dims.back() *= ys[d];
+    } else {
+      dims.push_back(ys[d]);
+      kinds.push_back(kind);
+    }
+  }
+  if (dims.empty()) {
+    dims = {1};
+    kinds = {{false, false}};
+  }
+  std::vector<int64_t> sa(dims.size()), sb(dims.size());
+  int64_t stride_a = 1;
+  int64_t stride_b = 1;
+  for (size_t k = dims.size(); k-- > 0;) {
+    sa[k] = kinds[k].first ? 0 : stride_a;
+    sb[k] = kinds[k].second ? 0 : stride_b;
+    if (!kinds[k].first) stride_a *= dims[k];
+    if (!kinds[k].second) stride_b *= dims[k];
+  }
+  const int s0 = c.PlainSlot(a);
+  const int s1 = c.PlainSlot(b);
+  const int out = c.NewValueSlot(y, PlainF32(ys));
+  auto step = std::make_unique<BroadcastBinaryStep>(op, s0, s1, out, std::move(dims), std::move(sa),
+                                                    std::move(sb));
+  step->reads = {s0, s1};
+  step->writes = {out};
+  c.AddStep(std::move(step), {c.NodeIndex(node)});
+  c.Define(y, out);
+  return true;
+}
+
 }  // namespace
 
 bool EmitEltwise(Compiler& c, const Node& node) {
@@ -92,24 +141,32 @@ bool EmitBinary(Compiler& c, const Node& node) {
     return false;
   }
   algorithm alg;
+  using BinaryOp = BroadcastBinaryStep::Op;
+  BinaryOp op;
   switch (node.op) {
     case OpKind::kAdd:
       alg = algorithm::binary_add;
+      op = BinaryOp::kAdd;
       break;
     case OpKind::kMul:
       alg = algorithm::binary_mul;
+      op = BinaryOp::kMul;
       break;
     case OpKind::kMax:
       alg = algorithm::binary_max;
+      op = BinaryOp::kMax;
       break;
     case OpKind::kMin:
       alg = algorithm::binary_min;
+      op = BinaryOp::kMin;
       break;
     case OpKind::kSub:
       alg = algorithm::binary_sub;
+      op = BinaryOp::kSub;
       break;
     case OpKind::kDiv:
       alg = algorithm::binary_div;
+      op = BinaryOp::kDiv;
       break;
     default:
       return false;
@@ -147,6 +204,9 @@ bool EmitBinary(Compiler& c, const Node& node) {
       continue;
     }
     if (attempt == 0 && IsReferenceImpl(*pd)) continue;
+    // Only oneDNN's scalar loop for this broadcast (e.g. a broadcast dim between full ones):
+    // our own threaded kernel.
+    if (IsReferenceImpl(*pd)) return EmitBroadcastBinary(c, node, op);
     int s0 = g.value(a).shape.size() == ys.size() ? c.SlotIn(a, md0) : c.View(c.PlainSlot(a), md0);
     int s1 = same ? c.SlotIn(b, md1) : c.View(c.PlainSlot(b), md1);
     // In place when this is a's last use (oneDNN binary allows dst == src0).

@@ -1,8 +1,9 @@
 // oneDNN emitters for data movement and reductions: Transpose as one reorder (from whatever
 // layout the input has, so a blocked activation goes to a permuted plain tensor in one pass) or
 // as a view where a layout makes it one (into and out of channel-last segments),
-// Slice (unit steps) as a reorder from a sub-memory view, constant Pad as a fill and a reorder
-// into a sub-memory view, and ReduceMean/Sum/Max/Min/L2 on the reduction primitive.
+// Slice (unit steps) and Gather of one index as a reorder from a sub-memory view, constant Pad as a
+// fill and a reorder into a sub-memory view, and ReduceMean/Sum/Max/Min/L2 on the reduction
+// primitive.
 #include <algorithm>
 
 #include "backend/cpu/cpu_compiler.h"
@@ -149,11 +150,34 @@ bool EmitSlice(Compiler& c, const Node& node) {
   const Shape& ys = g.value(y).shape;
   SliceWindow w;
   if (!ResolveSliceWindow(g, node, &w).ok() || w.count.size() != xs.size()) return false;
+  bool unit_steps = true;
   for (size_t d = 0; d < xs.size(); ++d) {
-    if (w.count[d] != ys[d] || (w.count[d] > 1 && w.step[d] != 1)) return false;
+    if (w.count[d] != ys[d]) return false;
+    if (w.count[d] > 1 && w.step[d] != 1) unit_steps = false;
   }
   memory::desc y_plain;
   if (!PlainDesc(ys, g.value(y).dtype, &y_plain)) return false;
+  if (!unit_steps) {
+    // Positive steps (Swin's patch merging, x[:, 0::2, 1::2, :]): a strided view of the plain
+    // input, its offset the start element.
+    const int src = c.PlainSlot(x);
+    if (!c.slot(src).has_desc) return false;
+    memory::dims strides(xs.size());
+    memory::dim stride = 1;
+    memory::dim offset = 0;
+    for (size_t d = xs.size(); d-- > 0;) {
+      if (w.step[d] < 1) return false;
+      strides[d] = stride * w.step[d];
+      offset += w.start[d] * stride;
+      stride *= xs[d];
+    }
+    memory::desc view(ToDims(ys), y_plain.data_type(), strides);
+    view.data.offset0 = offset;
+    const int out = c.NewValueSlot(y, y_plain);
+    c.AddReorder(c.View(src, view), out, {c.NodeIndex(node)});
+    c.Define(y, out);
+    return true;
+  }
   const memory::dims offsets(w.start.begin(), w.start.end());
   // From the input's current layout when oneDNN can cut it there (a blocked channel dim only
   // at block boundaries), else from the plain tensor.
@@ -175,6 +199,46 @@ bool EmitSlice(Compiler& c, const Node& node) {
   }
   int out = c.NewValueSlot(y, y_plain);
   c.AddReorder(c.View(src, sub), out, {c.NodeIndex(node)});
+  c.Define(y, out);
+  return true;
+}
+
+// Gather of one constant index (Swin's q, k, v = qkv[0], qkv[1], qkv[2]): the slice at that
+// index along the axis, one reorder from a sub-memory view.
+bool EmitGather(Compiler& c, const Node& node) {
+  const Graph& g = c.graph();
+  if (node.inputs.size() != 2) return false;
+  ValueId x = node.inputs[0];
+  ValueId idx = node.inputs[1];
+  ValueId y = node.outputs[0];
+  const Value& iv = g.value(idx);
+  if (!IsF32(g, x) || !IsF32(g, y) || !iv.is_constant() || iv.constant.numel() != 1) return false;
+  int64_t i;
+  if (iv.dtype == DType::kInt64) {
+    i = iv.constant.data<int64_t>()[0];
+  } else if (iv.dtype == DType::kInt32) {
+    i = iv.constant.data<int32_t>()[0];
+  } else {
+    return false;
+  }
+  const Shape& xs = g.value(x).shape;
+  const auto rank = static_cast<int64_t>(xs.size());
+  int64_t axis = node.attrs.GetInt("axis", 0);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return false;
+  const int64_t dim = xs[static_cast<size_t>(axis)];
+  if (i < 0) i += dim;
+  if (i < 0 || i >= dim) return false;
+  Shape kept = xs;
+  kept[static_cast<size_t>(axis)] = 1;
+  if (NumElements(kept) != NumElements(g.value(y).shape)) return false;
+  const int src = c.PlainSlot(x);
+  if (!c.slot(src).has_desc) return false;
+  memory::dims offsets(static_cast<size_t>(rank), 0);
+  offsets[static_cast<size_t>(axis)] = i;
+  const memory::desc sub = c.slot(src).desc.submemory_desc(ToDims(kept), offsets);
+  const int out = c.NewValueSlot(y, PlainF32(g.value(y).shape));
+  c.AddReorder(c.View(src, sub), c.View(out, PlainF32(kept)), {c.NodeIndex(node)});
   c.Define(y, out);
   return true;
 }
