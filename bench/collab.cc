@@ -227,6 +227,6 @@ int main(int argc, char** argv) {
   }
   peers.clear();
   links.clear();
-  std::filesystem::remove_all(dir);
+  if (std::getenv("BENCH_COLLAB_KEEP") == nullptr) std::filesystem::remove_all(dir);
   return 0;
 }

@@ -402,9 +402,9 @@ TEST(CollabPlanTest, HeightsFollowTheServersSpeeds) {
     ASSERT_EQ(first.rows.size(), 3u);
     EXPECT_EQ(first.rows[0] + first.rows[1] + first.rows[2], model.stages[0].out_height);
     // 4 : 2 : 1, within the rows of the overlap zones the HALP host takes on and the boundary
-    // quantum (h / 32 rows).
+    // quantum (h / 16 rows).
     const char* name = CollabSchemeName(scheme);
-    const double slack = 4.0 + h / 32;
+    const double slack = 4.0 + h / 16;
     EXPECT_NEAR(static_cast<double>(first.rows[0]), h * 4 / 7, slack) << name;
     EXPECT_NEAR(static_cast<double>(first.rows[1]), h * 2 / 7, slack) << name;
     EXPECT_NEAR(static_cast<double>(first.rows[2]), h / 7, slack) << name;

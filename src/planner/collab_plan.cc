@@ -52,11 +52,11 @@ Status FillNeeds(const Graph& graph, CollabStage* stage) {
 }
 
 // Output rows [0, H) split into consecutive lengths proportional to `lengths` (cumulative
-// rounding, so the parts sum to H exactly). Inner boundaries are multiples of H / 32 (at least
+// rounding, so the parts sum to H exactly). Inner boundaries are multiples of H / 16 (at least
 // 1), so that heights that drift a little with the estimates keep the same bands, whose
 // compilations the servers cache.
 std::vector<int64_t> Boundaries(int64_t height, const std::vector<double>& lengths) {
-  const int64_t quantum = std::max<int64_t>(1, height / 32);
+  const int64_t quantum = std::max<int64_t>(1, height / 16);
   double total = 0.0;
   for (double l : lengths) total += std::max(0.0, l);
   std::vector<int64_t> bounds{0};

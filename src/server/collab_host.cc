@@ -25,7 +25,7 @@ double MsSince(SteadyClock::time_point start) {
 // The host's compute per GFLOP when the model was not profiled at load (dynamic shapes).
 constexpr double kDefaultMsPerGflop = 10.0;
 // Weight of the newest speed sample.
-constexpr double kSpeedAlpha = 0.5;
+constexpr double kSpeedAlpha = 0.3;
 
 // Rows `rows` of an NCHW tensor, copied into a tensor of their own.
 Tensor ExtractRows(const Tensor& full, RowRange rows) {
@@ -75,6 +75,33 @@ struct CollabHost::Analysis {
   std::map<std::string, Shape> shapes;         // stage outputs
   double ms_per_gflop = kDefaultMsPerGflop;    // the host's unloaded compute
 };
+
+namespace {
+
+// Whether `now` is close enough to the estimates `before` that a plan made with them still
+// holds: the same servers usable, every speed and bandwidth within kReplanRatio. Re-planning on
+// every small change would move the segment boundaries, and every new band height is compiled
+// once by each server.
+constexpr double kReplanRatio = 1.5;
+
+bool Near(double a, double b) {
+  if (a <= 0.0 || b <= 0.0) return a == b;
+  return a / b < kReplanRatio && b / a < kReplanRatio;
+}
+
+bool SamePlanInputs(const std::vector<planner::CollabServer>& before,
+                    const std::vector<planner::CollabServer>& now) {
+  if (before.size() != now.size()) return false;
+  for (size_t i = 0; i < now.size(); ++i) {
+    if (before[i].usable != now[i].usable || !Near(before[i].speed, now[i].speed) ||
+        !Near(before[i].bandwidth_mbit, now[i].bandwidth_mbit)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 struct CollabHost::PeerCall {
   std::mutex mu;
@@ -174,7 +201,10 @@ Result<std::shared_ptr<const CollabHost::Analysis>> CollabHost::Analyse(
   }
   std::lock_guard<std::mutex> lock(mu_);
   // Bounded: a new shape set per request would otherwise grow it without end.
-  if (analyses_.size() >= 64) analyses_.clear();
+  if (analyses_.size() >= 64) {
+    analyses_.clear();
+    plans_.clear();  // keyed by analysis
+  }
   analyses_[key] = analysis;
   return std::shared_ptr<const Analysis>(analysis);
 }
@@ -301,7 +331,17 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
       }
     }
   }
-  result.plan = planner::PlanCollab(cm, servers, analysis->ms_per_gflop, options_.scheme);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto cached = plans_.find(analysis.get());
+    if (cached != plans_.end() && SamePlanInputs(cached->second.first, servers)) {
+      result.plan = cached->second.second;
+    } else {
+      result.plan = planner::PlanCollab(cm, servers, analysis->ms_per_gflop, options_.scheme);
+      if (plans_.size() >= 64) plans_.clear();
+      plans_[analysis.get()] = {servers, result.plan};
+    }
+  }
   if (result.plan.servers_used == 1) {
     // No peer pays off (or none is up): the whole model as one slice, as without --peers.
     EI_ASSIGN_OR_RETURN(SliceResult whole, model.Run(inputs, outputs));
@@ -319,7 +359,10 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
   std::vector<bool> contributed(peers + 1, false);
   std::vector<bool> failed(peers + 1, false);
   contributed[0] = true;
-  double host_unit_ms = 0.0, host_ms = 0.0;  // for the host's speed estimate
+  // The host's speed estimate: unit-speed ms of its rows over its band execution time (bands
+  // compiled in this request leave it alone, as their first run is not typical either).
+  double host_unit_ms = 0.0, host_ms = 0.0;
+  bool host_compiled = false;
   for (size_t s = 0; s < cm.stages.size(); ++s) {
     const planner::CollabStage& stage = cm.stages[s];
     const planner::StagePlan& sp = result.plan.stages[s];
@@ -341,6 +384,8 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
       band.inputs[stage.input] = {0, stage.in_height};
       band.outputs[stage.output] = rows;
       EI_ASSIGN_OR_RETURN(SliceResult part, model.Run({{stage.input, current}}, {stage.output}, band));
+      host_ms += static_cast<double>(part.compute_us) / 1e3;
+      host_compiled = host_compiled || part.compiled;
       return StitchRows(part.outputs[0].tensor, rows.begin, out);
     };
     Result<Tensor> allocated =
@@ -358,19 +403,18 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
                                                           current));
     }
     // The host's own segment and the overlap zones, while the peers' segments are on the wire.
-    const auto host_start = SteadyClock::now();
     int64_t host_rows = 0;
     for (const RowRange& rows : sp.host_rows) {
       EI_RETURN_IF_ERROR(run_rows(rows, &out));
       host_rows += rows.size();
     }
-    host_ms += MsSince(host_start);
     host_unit_ms += unit_row_ms * static_cast<double>(host_rows);
     for (size_t k = 0; k < calls.size(); ++k) {
       const planner::StageTask& task = sp.tasks[k];
       const size_t peer = task.server - 1;
       if (calls[k] == nullptr) {
         EI_RETURN_IF_ERROR(run_rows(task.output, &out));
+        host_unit_ms += unit_row_ms * static_cast<double>(task.output.size());
         continue;
       }
       PeerCall& call = *calls[k];
@@ -431,10 +475,11 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
                    pool_->address(peer).c_str(), status.ToString().c_str(),
                    task.output.ToString().c_str());
       EI_RETURN_IF_ERROR(run_rows(task.output, &out));
+      host_unit_ms += unit_row_ms * static_cast<double>(task.output.size());
     }
     current = std::move(out);
   }
-  if (host_ms > 0.0 && host_unit_ms > 0.0) {
+  if (host_ms > 0.0 && host_unit_ms > 0.0 && !host_compiled) {
     std::lock_guard<std::mutex> lock(mu_);
     const double sample = std::clamp(host_unit_ms / host_ms, 0.05, 20.0);
     host_speed_ = kSpeedAlpha * sample + (1 - kSpeedAlpha) * host_speed_;

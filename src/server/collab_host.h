@@ -117,6 +117,11 @@ class CollabHost {
   // Analyses by model, version and input shapes; peer model names by "peer|model|version".
   std::map<std::string, std::shared_ptr<const Analysis>> analyses_;  // guarded by mu_
   std::map<std::string, std::string> peer_models_;                   // guarded by mu_
+  // The last plan per analysis and the estimates it was made with: kept while the estimates
+  // stay close, so that segment heights (and the servers' compiled bands) do not churn.
+  std::map<const Analysis*,
+           std::pair<std::vector<planner::CollabServer>, planner::CollabPlan>>
+      plans_;  // guarded by mu_
   double host_speed_ = 1.0;  // measured, relative to its profile; guarded by mu_
   std::vector<std::thread> calls_;  // peer call threads; guarded by mu_, joined when done
   std::vector<std::shared_ptr<PeerCall>> call_states_;  // guarded by mu_, one per thread
