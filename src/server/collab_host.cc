@@ -82,7 +82,10 @@ namespace {
 // holds: the same servers usable, every speed and bandwidth within kReplanRatio. Re-planning on
 // every small change would move the segment boundaries, and every new band height is compiled
 // once by each server.
-constexpr double kReplanRatio = 1.5;
+constexpr double kReplanRatio = 2.0;
+// And a plan serves at least this many requests before the estimates may replace it (a peer that
+// goes down or comes back re-plans at once): measured speeds on shared machines are noisy.
+constexpr int kMinPlanUses = 20;
 
 bool Near(double a, double b) {
   if (a <= 0.0 || b <= 0.0) return a == b;
@@ -90,10 +93,14 @@ bool Near(double a, double b) {
 }
 
 bool SamePlanInputs(const std::vector<planner::CollabServer>& before,
-                    const std::vector<planner::CollabServer>& now) {
+                    const std::vector<planner::CollabServer>& now, int uses) {
   if (before.size() != now.size()) return false;
   for (size_t i = 0; i < now.size(); ++i) {
-    if (before[i].usable != now[i].usable || !Near(before[i].speed, now[i].speed) ||
+    if (before[i].usable != now[i].usable) return false;
+  }
+  if (uses < kMinPlanUses) return true;
+  for (size_t i = 0; i < now.size(); ++i) {
+    if (!Near(before[i].speed, now[i].speed) ||
         !Near(before[i].bandwidth_mbit, now[i].bandwidth_mbit)) {
       return false;
     }
@@ -334,12 +341,14 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto cached = plans_.find(analysis.get());
-    if (cached != plans_.end() && SamePlanInputs(cached->second.first, servers)) {
-      result.plan = cached->second.second;
+    if (cached != plans_.end() &&
+        SamePlanInputs(cached->second.servers, servers, cached->second.uses)) {
+      result.plan = cached->second.plan;
+      ++cached->second.uses;
     } else {
       result.plan = planner::PlanCollab(cm, servers, analysis->ms_per_gflop, options_.scheme);
       if (plans_.size() >= 64) plans_.clear();
-      plans_[analysis.get()] = {servers, result.plan};
+      plans_[analysis.get()] = {servers, result.plan, 1};
     }
   }
   if (result.plan.servers_used == 1) {

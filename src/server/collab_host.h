@@ -119,9 +119,12 @@ class CollabHost {
   std::map<std::string, std::string> peer_models_;                   // guarded by mu_
   // The last plan per analysis and the estimates it was made with: kept while the estimates
   // stay close, so that segment heights (and the servers' compiled bands) do not churn.
-  std::map<const Analysis*,
-           std::pair<std::vector<planner::CollabServer>, planner::CollabPlan>>
-      plans_;  // guarded by mu_
+  struct CachedPlan {
+    std::vector<planner::CollabServer> servers;  // the estimates it was made with
+    planner::CollabPlan plan;
+    int uses = 0;
+  };
+  std::map<const Analysis*, CachedPlan> plans_;  // guarded by mu_
   double host_speed_ = 1.0;  // measured, relative to its profile; guarded by mu_
   std::vector<std::thread> calls_;  // peer call threads; guarded by mu_, joined when done
   std::vector<std::shared_ptr<PeerCall>> call_states_;  // guarded by mu_, one per thread
