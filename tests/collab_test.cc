@@ -121,8 +121,8 @@ class CollabCluster {
     for (int i = 0; i < peers; ++i) {
       peers_.push_back(std::make_unique<server::EdgeServer>());
       EXPECT_TRUE(peers_.back()->Start(EdgeOptions()).ok());
-      list += (i ? "," : "") + std::string("127.0.0.1:") +
-              std::to_string(peers_.back()->ports().grpc);
+      list +=
+          (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(peers_.back()->ports().grpc);
     }
     server::ServerOptions host = EdgeOptions();
     host.peers = list;
@@ -135,9 +135,7 @@ class CollabCluster {
     const Status started = host_.Start(host);
     EXPECT_TRUE(started.ok()) << started.ToString();
   }
-  std::string host_address() const {
-    return "127.0.0.1:" + std::to_string(host_.ports().grpc);
-  }
+  std::string host_address() const { return "127.0.0.1:" + std::to_string(host_.ports().grpc); }
   server::EdgeServer& peer(int i) { return *peers_[static_cast<size_t>(i)]; }
 
   // Runs `bytes` in collab mode through the host.
@@ -214,15 +212,13 @@ const ZooCase kZooCases[] = {
     {"squeezenet1.1", "halp", 2}, {"mobilenetv2", "halp", 1}, {"mobilenetv2", "modnn", 2}};
 #endif
 
-INSTANTIATE_TEST_SUITE_P(Zoo, CollabZooTest, ::testing::ValuesIn(kZooCases),
-                         [](const auto& info) {
-                           std::string name = std::string(info.param.model) + "_" +
-                                              info.param.scheme;
-                           for (char& c : name) {
-                             if (c == '.') c = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Zoo, CollabZooTest, ::testing::ValuesIn(kZooCases), [](const auto& info) {
+  std::string name = std::string(info.param.model) + "_" + info.param.scheme;
+  for (char& c : name) {
+    if (c == '.') c = '_';
+  }
+  return name;
+});
 
 TEST(CollabTest, APeerThatIsDownIsRecomputedByTheHost) {
   const std::string bytes = ExportOnnx(SmallVgg(48)).value();
@@ -416,7 +412,8 @@ TEST(CollabPlanTest, HostAloneWhenTheLinksAreTooSlowOrThePeersDown) {
   const planner::CollabModel model = Analysed(96, planner::CollabScheme::kHalp);
   std::vector<planner::CollabServer> servers(2);
   servers[1].bandwidth_mbit = 0.001;
-  planner::CollabPlan plan = planner::PlanCollab(model, servers, 100.0, planner::CollabScheme::kHalp);
+  planner::CollabPlan plan =
+      planner::PlanCollab(model, servers, 100.0, planner::CollabScheme::kHalp);
   EXPECT_EQ(plan.servers_used, 1);
   EXPECT_NEAR(plan.predicted_ms, plan.host_alone_ms, 1e-9 + plan.host_alone_ms * 1e-9);
   servers[1].bandwidth_mbit = 1e9;

@@ -4,8 +4,8 @@
 
 #include "args.h"
 #include "commands.h"
-#include "net/memory_policy.h"
 #include "core/units.h"
+#include "net/memory_policy.h"
 #include "server/server.h"
 #include "testbed/cpu_quota.h"
 

@@ -70,10 +70,10 @@ Status StitchRows(const Tensor& band, int64_t offset, Tensor* full) {
 
 struct CollabHost::Analysis {
   planner::CollabModel model;
-  std::string input;                           // the model input the first stage reads
-  std::map<std::string, DType> dtypes;         // stage outputs
-  std::map<std::string, Shape> shapes;         // stage outputs
-  double ms_per_gflop = kDefaultMsPerGflop;    // the host's unloaded compute
+  std::string input;                         // the model input the first stage reads
+  std::map<std::string, DType> dtypes;       // stage outputs
+  std::map<std::string, Shape> shapes;       // stage outputs
+  double ms_per_gflop = kDefaultMsPerGflop;  // the host's unloaded compute
 };
 
 namespace {
@@ -235,8 +235,8 @@ Result<std::string> CollabHost::EnsureOnPeer(size_t peer, const ServedModel& mod
     if (!ready) {
       net::CallOptions upload = call;
       // As the device's uploads: the deadline plus the model's size at 10 Mbit/s.
-      upload.timeout_ms = static_cast<int>(std::min(
-          2e9, options_.peer_timeout_ms + static_cast<double>(bytes.size()) * 8.0 / 1e4));
+      upload.timeout_ms = static_cast<int>(
+          std::min(2e9, options_.peer_timeout_ms + static_cast<double>(bytes.size()) * 8.0 / 1e4));
       EI_RETURN_IF_ERROR(client.LoadModel(name, bytes, upload));
     }
   }
@@ -247,8 +247,7 @@ Result<std::string> CollabHost::EnsureOnPeer(size_t peer, const ServedModel& mod
 
 std::shared_ptr<CollabHost::PeerCall> CollabHost::StartPeerCall(
     size_t peer, size_t stage_index, std::shared_ptr<const ServedModel> model,
-    const planner::CollabStage& stage,
-    const planner::StageTask& task, const Tensor& input) {
+    const planner::CollabStage& stage, const planner::StageTask& task, const Tensor& input) {
   auto state = std::make_shared<PeerCall>();
   Tensor band = ExtractRows(input, task.input);
   auto body = [this, state, peer, stage_index, model = std::move(model), stage_in = stage.input,
@@ -267,8 +266,8 @@ std::shared_ptr<CollabHost::PeerCall> CollabHost::StartPeerCall(
       transfer.output_rows[stage_out] = {task.output.begin, task.output.end};
       net::CallOptions call;
       call.timeout_ms = options_.peer_timeout_ms;
-      Result<std::vector<NamedTensor>> reply =
-          pool_->client(peer).Infer(*name, {{stage_in, band}}, {stage_out}, &timing, transfer, call);
+      Result<std::vector<NamedTensor>> reply = pool_->client(peer).Infer(
+          *name, {{stage_in, band}}, {stage_out}, &timing, transfer, call);
       if (reply.ok()) {
         outputs = std::move(reply).value();
       } else {
@@ -392,7 +391,8 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
       BandSpec band;
       band.inputs[stage.input] = {0, stage.in_height};
       band.outputs[stage.output] = rows;
-      EI_ASSIGN_OR_RETURN(SliceResult part, model.Run({{stage.input, current}}, {stage.output}, band));
+      EI_ASSIGN_OR_RETURN(SliceResult part,
+                          model.Run({{stage.input, current}}, {stage.output}, band));
       host_ms += static_cast<double>(part.compute_us) / 1e3;
       host_compiled = host_compiled || part.compiled;
       return StitchRows(part.outputs[0].tensor, rows.begin, out);
@@ -407,9 +407,9 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
     // rows below.
     std::vector<std::shared_ptr<PeerCall>> calls;
     for (const planner::StageTask& task : sp.tasks) {
-      calls.push_back(failed[task.server] ? nullptr
-                                          : StartPeerCall(task.server - 1, s, shared, stage, task,
-                                                          current));
+      calls.push_back(failed[task.server]
+                          ? nullptr
+                          : StartPeerCall(task.server - 1, s, shared, stage, task, current));
     }
     // The host's own segment and the overlap zones, while the peers' segments are on the wire.
     int64_t host_rows = 0;
@@ -435,9 +435,9 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
           call.cv.wait_for(lock, std::chrono::milliseconds(2));
         }
         if (!call.done) {
-          status = Status(StatusCode::kDeadlineExceeded, "peer " + pool_->address(peer) + " did not answer " +
-                                            "within " + std::to_string(options_.peer_timeout_ms) +
-                                            " ms");
+          status = Status(StatusCode::kDeadlineExceeded,
+                          "peer " + pool_->address(peer) + " did not answer " + "within " +
+                              std::to_string(options_.peer_timeout_ms) + " ms");
         } else {
           status = call.status;
         }
@@ -453,8 +453,8 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
         pool_->ReportSuccess(peer);
         contributed[task.server] = true;
         const net::InferTiming& t = call.timing;
-        const double wire = t.round_trip_ms - t.server_queue_ms - t.server_compute_ms -
-                            t.server_other_ms;
+        const double wire =
+            t.round_trip_ms - t.server_queue_ms - t.server_compute_ms - t.server_other_ms;
         const double now_ms =
             std::chrono::duration<double, std::milli>(clock_->Now().time_since_epoch()).count();
         stats_[peer]->link.AddTransfer(t.bytes_sent + t.bytes_received, std::max(0.0, wire),
@@ -480,9 +480,9 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
           it = it->first.rfind(prefix, 0) == 0 ? peer_models_.erase(it) : std::next(it);
         }
       }
-      std::fprintf(stderr, "edgeinfer serve: collaborative peer %s: %s; computing its rows %s here\n",
-                   pool_->address(peer).c_str(), status.ToString().c_str(),
-                   task.output.ToString().c_str());
+      std::fprintf(
+          stderr, "edgeinfer serve: collaborative peer %s: %s; computing its rows %s here\n",
+          pool_->address(peer).c_str(), status.ToString().c_str(), task.output.ToString().c_str());
       EI_RETURN_IF_ERROR(run_rows(task.output, &out));
       host_unit_ms += unit_row_ms * static_cast<double>(task.output.size());
     }
@@ -543,8 +543,8 @@ Status CheckPeersAreNotSelf(const std::vector<net::EdgeClientOptions>& peers, in
       if (local.count(ip) || ip.rfind("127.", 0) == 0) {
         return Status::InvalidArgument(
             "--peers lists this server itself: '" + address + "' is " + ip +
-            ", an address of this machine, on this server's own port " +
-            std::to_string(own_port) + " (a collaborative host must not be its own peer)");
+            ", an address of this machine, on this server's own port " + std::to_string(own_port) +
+            " (a collaborative host must not be its own peer)");
       }
     }
   }

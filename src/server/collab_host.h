@@ -125,7 +125,7 @@ class CollabHost {
     int uses = 0;
   };
   std::map<const Analysis*, CachedPlan> plans_;  // guarded by mu_
-  double host_speed_ = 1.0;  // measured, relative to its profile; guarded by mu_
+  double host_speed_ = 1.0;         // measured, relative to its profile; guarded by mu_
   std::vector<std::thread> calls_;  // peer call threads; guarded by mu_, joined when done
   std::vector<std::shared_ptr<PeerCall>> call_states_;  // guarded by mu_, one per thread
 
