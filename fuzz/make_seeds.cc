@@ -14,6 +14,7 @@
 #include "inference.pb.h"
 #include "net/transfer_codec.h"
 #include "onnx/onnx_io.h"
+#include "remoting/protocol.h"
 #include "zoo/builder.h"
 
 namespace edgeinfer::fuzz {
@@ -83,6 +84,106 @@ inference::ModelInferRequest Request(const Tensor& x, net::Codec codec,
   req.add_raw_input_contents(wire);
   req.add_outputs()->set_name("y");
   return req;
+}
+
+// remoting_frame_fuzz: a client's byte stream after the hello (first byte 1: the target sends
+// a valid hello first). Device addresses are those the cpu executor hands out in order.
+bool WriteRemotingSeeds(const fs::path& dir) {
+  using namespace remoting;
+  auto frame = [](FrameType type, uint16_t flags, const std::vector<uint8_t>& payload) {
+    MemoryStream s(nullptr, 0);
+    (void)WriteFrame(s, type, flags, payload.data(), payload.size());
+    return s.written();
+  };
+  auto calls = [&](uint16_t flags, std::initializer_list<std::pair<Op, Encoder>> list) {
+    std::vector<uint8_t> payload;
+    for (const auto& [op, args] : list) AppendCall(&payload, op, args.bytes().data(), args.size());
+    return frame(FrameType::kCalls, flags, payload);
+  };
+  auto seed = [](std::initializer_list<std::vector<uint8_t>> frames) {
+    std::string s(1, '\1');
+    for (const auto& f : frames) s.append(f.begin(), f.end());
+    return s;
+  };
+  const uint64_t a = uint64_t{1} << 36;  // the first allocation
+  const uint64_t b = a + 512;            // the second (256 bytes, aligned, plus a gap)
+  std::vector<uint8_t> floats(256, 0);
+  Encoder h2d;
+  h2d.U64(a).U64(floats.size()).U8(1).Raw(floats.data(), floats.size());
+  bool ok = Write(
+      dir, "remoting_frame_fuzz", "memory",
+      seed({calls(kFlagSync, {{Op::kMalloc, Encoder().U64(256)}}),
+            calls(kFlagSync, {{Op::kMalloc, Encoder().U64(256)}}),
+            calls(0, {{Op::kMemcpyHtoD, h2d},
+                      {Op::kMemcpyDtoD, Encoder().U64(b).U64(a).U64(128)},
+                      {Op::kMemset, Encoder().U64(a).U32(7).U64(16)},
+                      {Op::kMemcpyDtoH, Encoder().U64(b).U64(64)}}),
+            calls(kFlagSync, {{Op::kSynchronize, Encoder().U64(0)}}),
+            calls(kFlagSync, {{Op::kFree, Encoder().U64(a)}, {Op::kMemGetInfo, Encoder()}})}));
+  Encoder sgemm;
+  sgemm.U64(0x100).U8(0).U8(1).I32(4).I32(4).I32(4).F32(1).U64(a).I32(4).U64(a).I32(4).F32(0);
+  sgemm.U64(b).I32(4).I64(0).I64(0).I64(0).I32(1);
+  ok &= Write(dir, "remoting_frame_fuzz", "blas",
+              seed({calls(kFlagSync, {{Op::kMalloc, Encoder().U64(256)}}),
+                    calls(kFlagSync, {{Op::kMalloc, Encoder().U64(256)}}),
+                    calls(kFlagSync, {{Op::kBlasCreate, Encoder().U64(0x100)},
+                                      {Op::kStreamCreate, Encoder().U64(0x200)},
+                                      {Op::kBlasSetStream, Encoder().U64(0x100).U64(0x200)},
+                                      {Op::kSgemm, sgemm},
+                                      {Op::kEventCreate, Encoder().U64(0x300)},
+                                      {Op::kEventRecord, Encoder().U64(0x300).U64(0x200)},
+                                      {Op::kEventElapsed, Encoder().U64(0x300).U64(0x300)}})}));
+  auto tensor = [](uint64_t id, int n, int c, int h, int w) {
+    Encoder e;
+    e.U64(id).I32(n).I32(c).I32(h).I32(w).I32(c * h * w).I32(h * w).I32(w).I32(1);
+    return e;
+  };
+  const uint8_t kTensor = 1, kFilter = 2, kConv = 3, kPool = 4, kAct = 5;
+  Encoder conv;
+  conv.U64(0x10).F32(1).U64(0x20).U64(a).U64(0x30).U64(a).U64(0x40).F32(0).U64(0x21).U64(b);
+  Encoder pool;
+  pool.U64(0x10).U64(0x50).F32(1).U64(0x21).U64(b).F32(0).U64(0x22).U64(a);
+  Encoder act;
+  act.U64(0x10).U64(0x60).F32(1).U64(0x21).U64(b).F32(0).U64(0x21).U64(b);
+  Encoder softmax;
+  softmax.U64(0x10).U8(0).U8(1).F32(1).U64(0x21).U64(b).F32(0).U64(0x21).U64(b);
+  ok &= Write(
+      dir, "remoting_frame_fuzz", "dnn",
+      seed({calls(kFlagSync, {{Op::kMalloc, Encoder().U64(256)}}),
+            calls(kFlagSync, {{Op::kMalloc, Encoder().U64(256)}}),
+            calls(kFlagSync,
+                  {{Op::kDnnCreate, Encoder().U64(0x10)},
+                   {Op::kDescCreate, Encoder().U8(kTensor).U64(0x20)},
+                   {Op::kDescCreate, Encoder().U8(kTensor).U64(0x21)},
+                   {Op::kDescCreate, Encoder().U8(kTensor).U64(0x22)},
+                   {Op::kDescCreate, Encoder().U8(kFilter).U64(0x30)},
+                   {Op::kDescCreate, Encoder().U8(kConv).U64(0x40)},
+                   {Op::kDescCreate, Encoder().U8(kPool).U64(0x50)},
+                   {Op::kDescCreate, Encoder().U8(kAct).U64(0x60)},
+                   {Op::kTensorDescSet, tensor(0x20, 1, 2, 4, 4)},
+                   {Op::kTensorDescSet, tensor(0x21, 1, 2, 4, 4)},
+                   {Op::kTensorDescSet, tensor(0x22, 1, 2, 2, 2)},
+                   {Op::kFilterDescSet, Encoder().U64(0x30).I32(2).I32(2).I32(3).I32(3)},
+                   {Op::kConvDescSet,
+                    Encoder().U64(0x40).I32(1).I32(1).I32(1).I32(1).I32(1).I32(1).U8(1).I32(1)},
+                   {Op::kPoolDescSet,
+                    Encoder().U64(0x50).U8(0).I32(2).I32(2).I32(0).I32(0).I32(2).I32(2)},
+                   {Op::kActDescSet, Encoder().U64(0x60).U8(1).F64(0)},
+                   {Op::kConvForward, conv},
+                   {Op::kActivationForward, act},
+                   {Op::kSoftmaxForward, softmax},
+                   {Op::kPoolingForward, pool},
+                   {Op::kDescDestroy, Encoder().U64(0x60)},
+                   {Op::kDnnDestroy, Encoder().U64(0x10)}})}));
+  // Raw: a hello with a token, then an oversized header.
+  Hello hello;
+  hello.token = "token";
+  std::string raw;
+  const std::vector<uint8_t> hello_frame = frame(FrameType::kHello, 0, EncodeHello(hello));
+  raw.assign(hello_frame.begin(), hello_frame.end());
+  raw.append("\xff\xff\xff\x7f\x03\x00\x00\x00", 8);
+  ok &= Write(dir, "remoting_frame_fuzz", "raw_hello", raw);
+  return ok;
 }
 
 }  // namespace
@@ -179,6 +280,7 @@ int MakeSeeds(const std::string& dir_name) {
   ok &= Write(dir, "npy_fuzz", "i64.npy",
               *SerializeNpy(Tensor::FromVector<int64_t>({1, -2, 3, 4, 5, 6}, {2, 3})));
   ok &= Write(dir, "npy_fuzz", "u8.npy", *SerializeNpy(Tensor::FromVector<uint8_t>({7}, {})));
+  ok &= WriteRemotingSeeds(dir);
   if (!ok) {
     std::fprintf(stderr, "cannot write the seeds under %s\n", dir_name.c_str());
     return 1;

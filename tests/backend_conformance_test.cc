@@ -146,6 +146,26 @@ void AddConvTransposeCases(Gen& g, std::vector<Case>* cases) {
   }
 }
 
+// Kernel equal to stride (the cpu backend runs these as one GEMM and a scatter): with a bias and
+// a rectangular kernel, and without a bias into one output channel. Added last in AllCases so
+// that they leave the random draws of the other cases unchanged.
+void AddNonOverlappingConvTransposeCases(Gen& g, std::vector<Case>* cases) {
+  struct Config {
+    Shape x, w;
+    bool bias;
+  };
+  for (const Config& k :
+       {Config{{2, 5, 4, 3}, {5, 6, 2, 3}, true}, Config{{1, 3, 5, 4}, {3, 1, 2, 2}, false}}) {
+    Case c{OpKind::kConvTranspose, "", {In(g.F(k.x)), K(g.F(k.w))}};
+    if (k.bias) c.inputs.push_back(K(g.F({k.w[1]})));
+    const Ints kernel = {k.w[2], k.w[3]};
+    c.attrs.Set("kernel_shape", kernel);
+    c.attrs.Set("strides", kernel);
+    c.config = "x" + Str(k.x) + " w" + Str(k.w) + " strides = kernel" + (k.bias ? " bias" : "");
+    cases->push_back(std::move(c));
+  }
+}
+
 void AddPoolCases(Gen& g, std::vector<Case>* cases) {
   for (OpKind op : {OpKind::kMaxPool, OpKind::kAveragePool}) {
     for (int i = 0; i < 6; ++i) {
@@ -475,6 +495,7 @@ std::vector<Case> AllCases() {
   AddLayoutCases(g, &cases);
   AddReduceCases(g, &cases);
   AddElementwiseCases(g, &cases);
+  AddNonOverlappingConvTransposeCases(g, &cases);
   return cases;
 }
 

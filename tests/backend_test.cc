@@ -329,6 +329,78 @@ TEST(BackendTest, OneRowConcatThenPerChannelMul) {
   ExpectAgree(b.g, {Random({1, 8, 3, 6}, 13)});
 }
 
+// A DenseNet block: every layer concatenates the block input (plain here) with the outputs of
+// all earlier layers, so the concat inputs come in mixed layouts: the first layer's wide 3x3
+// convolution is Winograd-sized (oneDNN gives it nChw16c), the thin ones run direct (nhwc on
+// AVX-512). Growths of 96, 16, 8 and 24 channels put the later concat offsets off the
+// 16-channel blocks. A concat along the height mixes a convolution output with the plain
+// input. No step may run a reference kernel (oneDNN's own `ref:any` concat counts).
+TEST(BackendTest, DenseBlockConcatsOfMixedLayouts) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kBatchNormalization, OpKind::kRelu, OpKind::kConcat);
+  Builder b;
+  const Shape xs = {2, 32, 28, 28};
+  ValueId x = b.Input("x", xs);
+  std::vector<ValueId> features = {x};
+  int64_t channels = xs[1];
+  Attributes axis1;
+  axis1.Set("axis", int64_t{1});
+  int layer = 0;
+  auto concat = [&](const std::vector<ValueId>& ins, int64_t c) {
+    std::string name = "cat" + std::to_string(layer);
+    ValueId y = b.g.AddValue(name + ".y", DType::kFloat32, {xs[0], c, xs[2], xs[3]});
+    b.g.AddNode(OpKind::kConcat, name, ins, {y}, axis1);
+    return y;
+  };
+  for (int64_t growth : {96, 16, 8, 24}) {
+    const std::string l = "l" + std::to_string(layer);
+    const int64_t width = growth == 96 ? 96 : 32;
+    ValueId cat = features.size() == 1 ? x : concat(features, channels);
+    ValueId h = b.Unary(OpKind::kRelu, l + ".r1", b.BatchNorm(l + ".bn1", cat));
+    h = b.Unary(OpKind::kRelu, l + ".r2",
+                b.BatchNorm(l + ".bn2", b.Conv(l + ".c1", h, width, 1, 0)));
+    features.push_back(b.Conv(l + ".c3", h, growth, 3, 1));
+    channels += growth;
+    ++layer;
+  }
+  b.g.AddOutput(concat(features, channels));
+  ValueId conv = b.Conv("ch", x, xs[1], 3, 1);
+  ValueId rows = b.g.AddValue("rows.y", DType::kFloat32, {xs[0], xs[1], 2 * xs[2], xs[3]});
+  Attributes axis2;
+  axis2.Set("axis", int64_t{2});
+  b.g.AddNode(OpKind::kConcat, "rows", {conv, x}, {rows}, axis2);
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "rows.relu", rows));
+  RunResult r = ExpectAgree(b.g, {Random(xs, 31)});
+  for (const StepTiming& s : r.steps) {
+    EXPECT_FALSE(s.reference) << "step of node " << (s.nodes.empty() ? -1 : s.nodes.front())
+                              << " runs a reference kernel";
+  }
+}
+
+// torch.onnx writes an all-zero Pad before some AveragePools: it is a view of its input (no
+// step), and the input, still read afterwards, is not overwritten through it.
+TEST(BackendTest, ZeroPadIsAView) {
+  REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kPad, OpKind::kAveragePool, OpKind::kRelu);
+  Builder b;
+  ValueId x = b.Input("x", {1, 16, 8, 8});
+  ValueId conv = b.Conv("c", x, 16, 3, 1);  // node 0
+  ValueId padded = b.g.AddValue("pad.y", DType::kFloat32, {1, 16, 8, 8});
+  b.g.AddNode(OpKind::kPad, "pad",
+              {conv, b.Const("pads", Tensor::FromVector<int64_t>(std::vector<int64_t>(8, 0), {8}))},
+              {padded});  // node 1
+  Attributes pool;
+  pool.Set("kernel_shape", std::vector<int64_t>{2, 2});
+  pool.Set("strides", std::vector<int64_t>{2, 2});
+  ValueId avg = b.g.AddValue("avg.y", DType::kFloat32, {1, 16, 4, 4});
+  b.g.AddNode(OpKind::kAveragePool, "avg", {padded}, {avg}, pool);  // node 2
+  b.g.AddOutput(avg);
+  b.g.AddOutput(b.Unary(OpKind::kRelu, "relu", padded));  // node 3: may run in place
+  b.g.AddOutput(conv);
+  RunResult r = ExpectAgree(b.g, {Random({1, 16, 8, 8}, 41)});
+  for (const StepTiming& s : r.steps) {
+    EXPECT_EQ(std::count(s.nodes.begin(), s.nodes.end(), 1), 0) << "a step for the Pad";
+  }
+}
+
 TEST(BackendTest, OutputAlsoConsumedByAnotherNode) {
   REQUIRE_SCHEMAS(OpKind::kConv, OpKind::kRelu);
   Builder b;

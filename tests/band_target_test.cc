@@ -370,7 +370,9 @@ TEST_F(BandServerTest, RemoteAndLocalTargetsStitchRandomGraphs) {
       ASSERT_TRUE(run.ok()) << target.where() << ": " << run.status().ToString();
       ASSERT_EQ(run->outputs.size(), 1u);
       EXPECT_EQ(run->outputs[0].offset, bands[i].begin);
-      if (i % 2 == 0) EXPECT_GT(run->timing.bytes_sent, 0);
+      if (i % 2 == 0) {
+        EXPECT_GT(run->timing.bytes_sent, 0);
+      }
       parts.push_back({run->outputs[0].offset, run->outputs[0].tensor});
     }
     worst = std::max(worst, RelativeL2(StitchRows(parts, height), whole[0].tensor));

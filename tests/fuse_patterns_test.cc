@@ -187,5 +187,135 @@ TEST(FusePatternsTest, LayerNormWithoutAffineAndOverTwoAxes) {
   EXPECT_EQ(reference_steps, 0);
 }
 
+// Transpose(Transpose(x)): a pair that cancels becomes an Identity, one that does not becomes
+// one Transpose of x, a chain of three folds into one, and a pair whose middle tensor is also
+// an output is left alone. The folded graph computes the same function.
+TEST(FusePatternsTest, TransposePairsCancelOrCompose) {
+  Builder b;
+  ValueId x = b.Input({2, 3, 4, 5});
+  ValueId nhwc = b.Op(OpKind::kTranspose, {x}, Perm({0, 2, 3, 1}));
+  b.g.AddOutput(b.Op(OpKind::kRelu, {b.Op(OpKind::kTranspose, {nhwc}, Perm({0, 3, 1, 2}))}));
+  ValueId swap = b.Op(OpKind::kTranspose, {x}, Perm({1, 0, 2, 3}));
+  b.g.AddOutput(b.Op(OpKind::kTranspose, {swap}, Perm({0, 2, 1, 3})));
+  ValueId t1 = b.Op(OpKind::kTranspose, {x}, Perm({3, 2, 1, 0}));
+  ValueId t2 = b.Op(OpKind::kTranspose, {t1}, Perm({0, 2, 1, 3}));
+  b.g.AddOutput(b.Op(OpKind::kTranspose, {t2}));  // no perm: reversed axes
+  ValueId kept = b.Op(OpKind::kTranspose, {x}, Perm({0, 1, 3, 2}));
+  b.g.AddOutput(kept);
+  b.g.AddOutput(b.Op(OpKind::kTranspose, {kept}, Perm({0, 1, 3, 2})));
+  ASSERT_TRUE(Specialize(&b.g, {}).ok());
+  const Tensor in = Random({2, 3, 4, 5}, 7);
+  std::vector<Tensor> want = RunOn("reference", b.g, in, nullptr);
+
+  Graph fused = b.g;
+  FusedPatterns counts;
+  ASSERT_TRUE(FusePatterns(&fused, &counts).ok());
+  EXPECT_EQ(counts.transpose_pairs, 4);  // cancel, compose, and the chain of three (two folds)
+  ASSERT_TRUE(fused.Verify().ok());
+  int transposes = 0;
+  int identities = 0;
+  for (const Node& n : fused.nodes()) {
+    if (n.removed) continue;
+    transposes += n.op == OpKind::kTranspose;
+    identities += n.op == OpKind::kIdentity;
+  }
+  EXPECT_EQ(identities, 1);
+  EXPECT_EQ(transposes, 4);  // the composed pair, the chain, and the pair left alone
+  std::vector<Tensor> got = RunOn("reference", fused, in, nullptr);
+  std::vector<Tensor> cpu = RunOn("cpu", b.g, in, nullptr);
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_EQ(cpu.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(got[i].shape(), want[i].shape()) << "output " << i;
+    EXPECT_EQ(RelativeL2(got[i], want[i]), 0.0) << "output " << i;
+    EXPECT_EQ(RelativeL2(cpu[i], want[i]), 0.0) << "output " << i;
+  }
+}
+
+// A channel-last segment between two convolutions, as exporters write it: Transpose to NHWC,
+// per-channel work on the last axis, Transpose back to NCHW. On the cpu backend the first
+// convolution writes channel-last, so both Transposes are views (no step of their own), and
+// the result matches the reference backend.
+TEST(FusePatternsTest, ChannelLastSegmentBetweenConvs) {
+  Builder b;
+  ValueId x = b.Input({2, 8, 9, 7});
+  Attributes conv;
+  conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  ValueId c1 = b.Op(OpKind::kConv, {x, b.Weight({16, 8, 3, 3}), b.Weight({16})}, conv);
+  ValueId nhwc = b.Op(OpKind::kTranspose, {c1}, Perm({0, 2, 3, 1}));  // node 1
+  ValueId scaled = b.Op(OpKind::kMul, {nhwc, b.Weight({16}, 0.5f, 1.5f)});
+  ValueId act = b.Op(OpKind::kRelu, {b.Op(OpKind::kAdd, {scaled, b.Weight({16})})});
+  ValueId nchw = b.Op(OpKind::kTranspose, {act}, Perm({0, 3, 1, 2}));  // node 5
+  b.g.AddOutput(b.Op(OpKind::kConv, {nchw, b.Weight({4, 16, 3, 3}), b.Weight({4})}, conv));
+  ASSERT_TRUE(Specialize(&b.g, {}).ok());
+  ASSERT_EQ(b.g.nodes()[1].op, OpKind::kTranspose);
+  ASSERT_EQ(b.g.nodes()[5].op, OpKind::kTranspose);
+  const Tensor in = Random({2, 8, 9, 7}, 9);
+  std::vector<Tensor> want = RunOn("reference", b.g, in, nullptr);
+
+  auto exe = FindBackend("cpu")->Compile(b.g, CompileOptions{});
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  std::vector<Tensor> got;
+  std::vector<StepTiming> steps;
+  ASSERT_TRUE((*exe)->RunProfiled({in}, &got, &steps).ok());
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(want.size(), 1u);
+  EXPECT_LE(RelativeL2(got[0], want[0]), kTolerance);
+  for (const StepTiming& s : steps) {
+    EXPECT_FALSE(s.reference);
+    for (int n : s.nodes) EXPECT_TRUE(n != 1 && n != 5) << "a step for Transpose node " << n;
+  }
+}
+
+// PP-OCRv4's backbone after each convolution: a learnable affine (Mul and Add of [1]-shaped
+// constants), paddle2onnx's decomposed HardSwish x * Clip(x + 3, 0, 6) / 6, and a second affine.
+// The HardSwish folds into one node; on the cpu backend the first affine folds into the
+// convolution's weights and bias, the HardSwish and the second affine (its Mul and Add composed)
+// run as the convolution's post-ops: one step for all nine nodes.
+TEST(FusePatternsTest, PaddleHardSwishAndAffinesRunAsConvPostOps) {
+  Builder b;
+  auto one = [&](float v) {
+    return b.g.AddConstant("k" + std::to_string(v), Tensor::FromVector<float>({v}, {1}));
+  };
+  ValueId x = b.Input({1, 4, 7, 6});
+  Attributes conv;
+  conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  ValueId c = b.Op(OpKind::kConv, {x, b.Weight({16, 4, 3, 3}), b.Weight({16})}, conv);
+  ValueId a = b.Op(OpKind::kAdd, {b.Op(OpKind::kMul, {one(1.5f), c}), one(-0.25f)});
+  ValueId clip =
+      b.Op(OpKind::kClip, {b.Op(OpKind::kAdd, {a, b.Scalar(3.f)}), b.Scalar(0.f), b.Scalar(6.f)});
+  ValueId hs = b.Op(OpKind::kDiv, {b.Op(OpKind::kMul, {a, clip}), b.Scalar(6.f)});
+  b.g.AddOutput(b.Op(OpKind::kAdd, {b.Op(OpKind::kMul, {one(0.75f), hs}), one(0.5f)}));
+  ASSERT_TRUE(Specialize(&b.g, {}).ok());
+  const int num_nodes = static_cast<int>(b.g.nodes().size());
+  ASSERT_EQ(num_nodes, 9);
+  const Tensor in = Random({1, 4, 7, 6}, 13, -2.f, 2.f);
+  std::vector<Tensor> want = RunOn("reference", b.g, in, nullptr);
+
+  Graph fused = b.g;
+  FusedPatterns counts;
+  ASSERT_TRUE(FusePatterns(&fused, &counts).ok());
+  EXPECT_EQ(counts.hard_swish, 1);
+  ASSERT_TRUE(fused.Verify().ok());
+  std::vector<Tensor> got = RunOn("reference", fused, in, nullptr);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_LE(RelativeL2(got[0], want[0]), kTolerance);
+
+  auto exe = FindBackend("cpu")->Compile(b.g, CompileOptions{});
+  ASSERT_TRUE(exe.ok()) << exe.status().ToString();
+  std::vector<Tensor> cpu;
+  std::vector<StepTiming> steps;
+  ASSERT_TRUE((*exe)->RunProfiled({in}, &cpu, &steps).ok());
+  ASSERT_EQ(cpu.size(), 1u);
+  EXPECT_LE(RelativeL2(cpu[0], want[0]), kTolerance);
+  bool one_step = false;
+  for (const StepTiming& s : steps) {
+    EXPECT_FALSE(s.reference);
+    // The three nodes folded into the HardSwish are not listed; the other six are.
+    one_step = one_step || (s.nodes.size() == 6 && s.nodes.front() == 0);
+  }
+  EXPECT_TRUE(one_step) << steps.size() << " steps";
+}
+
 }  // namespace
 }  // namespace edgeinfer

@@ -6,6 +6,8 @@
 #include "commands.h"
 #include "core/units.h"
 #include "net/memory_policy.h"
+#include "remoting/server.h"
+#include "server/auth.h"
 #include "server/server.h"
 #include "testbed/cpu_quota.h"
 
@@ -23,7 +25,8 @@ constexpr char kUsage[] =
     "MS]\n"
     "                       [--peers HOST:PORT,... [--peer-timeout-ms MS]\n"
     "                       [--collab-scheme halp|modnn] [--collab-speeds S,S,...]]\n"
-    "                       [--cpu-quota CORES]\n\n"
+    "                       [--cpu-quota CORES]\n"
+    "                       [--remoting HOST:PORT [--remoting-executor gpu|cpu|auto]]\n\n"
     "Serves ONNX models over the KServe v2 protocol (gRPC, default 0.0.0.0:8001; HTTP/REST\n"
     "with Prometheus /metrics, default 0.0.0.0:8000). DIR holds NAME/VERSION/model.onnx.\n"
     "Requests run on N workers with --threads kernel threads each, behind a queue of\n"
@@ -42,7 +45,11 @@ constexpr char kUsage[] =
     "listing itself is refused. --collab-speeds 1,0.5,...: a static plan with these relative\n"
     "speeds (this server first, then each peer) and free links, instead of measuring them.\n"
     "--cpu-quota CORES: hold this server to CORES CPUs with a cgroup quota (root), to emulate\n"
-    "edge servers of unequal speeds on one machine (bench_collab).\n";
+    "edge servers of unequal speeds on one machine (bench_collab).\n"
+    "--remoting: also serve CUDA API remoting (docs/remoting.md) to programs run with\n"
+    "'edgeinfer cuda-run'; --token-file applies to it too. --remoting-executor: gpu (the\n"
+    "server's GPU), cpu (memory, cuBLAS and cuDNN calls on the CPU; no user kernels) or auto\n"
+    "(default: gpu when usable, else cpu). With --grpc none --http none only remoting runs.\n";
 
 std::string HostOf(const std::string& address) {
   const size_t colon = address.rfind(':');
@@ -58,7 +65,7 @@ int ServeCommand(int argc, char** argv) {
              "--max-message-bytes", "--max-model-bytes", "--token-file", "--tls-cert", "--tls-key",
              "--max-model-nodes", "--http-max-connections", "--http-max-connections-per-client",
              "--http-request-timeout-ms", "--peers", "--peer-timeout-ms", "--collab-scheme",
-             "--collab-speeds", "--cpu-quota"},
+             "--collab-speeds", "--cpu-quota", "--remoting", "--remoting-executor"},
             {"--allow-upload", "--help", "-h"});
   if (!args.Parse(argc, argv)) {
     std::fprintf(stderr, "edgeinfer serve: %s (see --help)\n", args.error().c_str());
@@ -139,22 +146,65 @@ int ServeCommand(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  server::EdgeServer edge;
-  Status started = edge.Start(options);
-  if (!started.ok()) {
-    std::fprintf(stderr, "edgeinfer serve: %s\n", started.ToString().c_str());
-    return 1;
+  const bool kserve = options.grpc_address != "none";
+  if (!kserve && !options.http_address.empty()) {
+    std::fprintf(stderr, "edgeinfer serve: --grpc none needs --http none (remoting only)\n");
+    return 2;
   }
-  const server::ServerPorts ports = edge.ports();
-  std::string http = "off";
-  if (ports.http > 0) http = HostOf(options.http_address) + ":" + std::to_string(ports.http);
-  std::printf("edgeinfer serve: listening grpc=%s:%d http=%s\n",
-              HostOf(options.grpc_address).c_str(), ports.grpc, http.c_str());
+  if (!kserve && !args.Has("--remoting")) {
+    std::fprintf(stderr, "edgeinfer serve: nothing to serve (--grpc none without --remoting)\n");
+    return 2;
+  }
+  if (args.Has("--remoting-executor") && !args.Has("--remoting")) {
+    std::fprintf(stderr, "edgeinfer serve: --remoting-executor needs --remoting\n");
+    return 2;
+  }
+
+  remoting::RemotingServer remote;
+  std::string remoting_line;
+  if (args.Has("--remoting")) {
+    remoting::RemotingServerOptions remoting_options;
+    remoting_options.address = args.Get("--remoting");
+    remoting_options.executor = args.Get("--remoting-executor", "auto");
+    if (!options.token_file.empty()) {
+      Result<std::set<std::string>> tokens = server::LoadTokens(options.token_file);
+      if (!tokens.ok()) {
+        std::fprintf(stderr, "edgeinfer serve: %s\n", tokens.status().ToString().c_str());
+        return 1;
+      }
+      remoting_options.tokens = *tokens;
+    }
+    Status remoting_started = remote.Start(remoting_options);
+    if (!remoting_started.ok()) {
+      std::fprintf(stderr, "edgeinfer serve: %s\n", remoting_started.ToString().c_str());
+      return 1;
+    }
+    remoting_line = " remoting=" + HostOf(remoting_options.address) + ":" +
+                    std::to_string(remote.port()) + " executor=" + remote.executor_name();
+  }
+
+  server::EdgeServer edge;
+  if (kserve) {
+    Status started = edge.Start(options);
+    if (!started.ok()) {
+      std::fprintf(stderr, "edgeinfer serve: %s\n", started.ToString().c_str());
+      return 1;
+    }
+    const server::ServerPorts ports = edge.ports();
+    std::string http = "off";
+    if (ports.http > 0) http = HostOf(options.http_address) + ":" + std::to_string(ports.http);
+    std::printf("edgeinfer serve: listening grpc=%s:%d http=%s%s\n",
+                HostOf(options.grpc_address).c_str(), ports.grpc, http.c_str(),
+                remoting_line.c_str());
+  } else {
+    std::printf("edgeinfer serve: listening%s\n", remoting_line.c_str());
+  }
   std::fflush(stdout);
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   std::fprintf(stderr, "edgeinfer serve: signal %d, shutting down\n", signal_number);
-  edge.Shutdown();
+  if (kserve) edge.Shutdown();
+  remote.Shutdown();
   return 0;
 }
 

@@ -21,6 +21,7 @@ const Subcommand kSubcommands[] = {
     {"serve", edgeinfer::tools::ServeCommand, "edge server: KServe v2 / Triton gRPC and HTTP"},
     {"plan", edgeinfer::tools::PlanCommand, "predicted latency of every split cut; the choice"},
     {"linkem", edgeinfer::tools::LinkemCommand, "TCP relay emulating a link: rate, delay, trace"},
+    {"cuda-run", edgeinfer::tools::CudaRunCommand, "run a CUDA program on a remoting server"},
 };
 
 void PrintUsage(FILE* out) {

@@ -272,6 +272,106 @@ bool FuseLayerNormAt(Matcher& m, int r1) {
   return true;
 }
 
+// The bounds of Clip node `n` when both are constant scalars (attributes before opset 11).
+bool ClipBounds(const Matcher& m, const Node& n, float* lo, float* hi) {
+  if (m.g_.opset < 11) {
+    if (!n.attrs.Has("min") || !n.attrs.Has("max")) return false;
+    *lo = n.attrs.GetFloat("min", 0.f);
+    *hi = n.attrs.GetFloat("max", 0.f);
+    return true;
+  }
+  return n.inputs.size() == 3 && m.Scalar(n.inputs[1], lo) && m.Scalar(n.inputs[2], hi);
+}
+
+// HardSwish(x) from the Clip node `cl` of x * Clip(x + 3, 0, 6) / 6 (paddle2onnx's form; the
+// division may be a multiplication by 1/6, and Add and Mul may take their operands in either
+// order); true when folded.
+bool FuseHardSwishAt(Matcher& m, int cl) {
+  const Node& clip = m.node(cl);
+  float lo = 0.f;
+  float hi = 0.f;
+  if (clip.outputs.size() != 1 || clip.inputs.empty() || !ClipBounds(m, clip, &lo, &hi) ||
+      lo != 0.f || hi != 6.f) {
+    return false;
+  }
+  const int add = m.ProducerOf(clip.inputs[0], OpKind::kAdd);
+  ValueId x = kNoValue;
+  if (add < 0 || m.OnlyConsumer(clip.inputs[0]) != cl || !m.ScalarOperand(m.node(add), 3.0, &x) ||
+      !m.F32(x)) {
+    return false;
+  }
+  const int mul = m.OnlyConsumer(clip.outputs[0]);
+  if (mul < 0 || m.node(mul).op != OpKind::kMul || m.Other(m.node(mul), clip.outputs[0]) != x) {
+    return false;
+  }
+  const ValueId prod = m.node(mul).outputs[0];
+  const int last = m.OnlyConsumer(prod);
+  if (last < 0 || m.node(last).outputs.size() != 1) return false;
+  const Node& scale = m.node(last);
+  ValueId rest = kNoValue;
+  float six = 0.f;
+  const bool by_div = scale.op == OpKind::kDiv && scale.inputs.size() == 2 &&
+                      scale.inputs[0] == prod && m.Scalar(scale.inputs[1], &six) && Near(six, 6.0);
+  const bool by_mul =
+      scale.op == OpKind::kMul && m.ScalarOperand(scale, 1.0 / 6.0, &rest) && rest == prod;
+  if (!by_div && !by_mul) return false;
+  if (m.g_.value(scale.outputs[0]).shape != m.g_.value(x).shape) return false;
+  for (int n : {add, cl, mul}) m.mutable_node(n).removed = true;
+  Node& out = m.mutable_node(last);
+  out.op = OpKind::kHardSwish;
+  out.inputs = {x};
+  out.attrs = Attributes();
+  return true;
+}
+
+// The permutation of Transpose node `t` over rank `rank` (reversed axes when perm is absent);
+// empty when it is not a permutation.
+std::vector<int64_t> PermOf(const Node& t, size_t rank) {
+  std::vector<int64_t> perm = t.attrs.GetInts("perm");
+  if (perm.empty()) {
+    for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
+  }
+  std::vector<bool> seen(rank, false);
+  if (perm.size() != rank) return {};
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(p)]) return {};
+    seen[static_cast<size_t>(p)] = true;
+  }
+  return perm;
+}
+
+// Transpose `t2` of a Transpose whose output only it reads: one Transpose of the first one's
+// input, or an Identity when the two cancel; true when folded.
+bool FoldTransposePairAt(Matcher& m, int t2) {
+  const Node& outer = m.node(t2);
+  if (outer.inputs.size() != 1 || outer.outputs.size() != 1) return false;
+  const ValueId mid = outer.inputs[0];
+  const int t1 = m.ProducerOf(mid, OpKind::kTranspose);
+  if (t1 < 0 || m.OnlyConsumer(mid) != t2 || m.node(t1).inputs.size() != 1) return false;
+  const ValueId x = m.node(t1).inputs[0];
+  const size_t rank = m.g_.value(x).shape.size();
+  const std::vector<int64_t> p = PermOf(m.node(t1), rank);
+  const std::vector<int64_t> q = PermOf(outer, rank);
+  if (p.empty() || q.empty()) return false;
+  // y1 dim k is x dim p[k]; y2 dim k is y1 dim q[k], so x dim p[q[k]].
+  std::vector<int64_t> r(rank);
+  bool identity = true;
+  for (size_t k = 0; k < rank; ++k) {
+    r[k] = p[static_cast<size_t>(q[k])];
+    identity = identity && r[k] == static_cast<int64_t>(k);
+  }
+  m.mutable_node(t1).removed = true;
+  Node& out = m.mutable_node(t2);
+  out.inputs = {x};
+  out.attrs = Attributes();
+  if (identity) {
+    out.op = OpKind::kIdentity;
+  } else {
+    out.attrs.Set("perm", r);
+  }
+  return true;
+}
+
 }  // namespace
 
 Status FusePatterns(Graph* graph, FusedPatterns* counts) {
@@ -290,6 +390,12 @@ Status FusePatterns(Graph* graph, FusedPatterns* counts) {
     } else if (node.op == OpKind::kReduceMean) {
       fused = FuseLayerNormAt(m, static_cast<int>(n));
       c.layer_norm += fused;
+    } else if (node.op == OpKind::kClip) {
+      fused = FuseHardSwishAt(m, static_cast<int>(n));
+      c.hard_swish += fused;
+    } else if (node.op == OpKind::kTranspose) {
+      fused = FoldTransposePairAt(m, static_cast<int>(n));
+      c.transpose_pairs += fused;
     }
     if (fused) graph->RebuildUses();
   }

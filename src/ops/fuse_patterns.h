@@ -7,6 +7,10 @@
 // - LayerNormalization decomposed over the trailing axes: d = Sub(x, ReduceMean(x));
 //   Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), eps))), optionally followed by Mul(., gamma) and
 //   Add(., beta) with constant gamma and beta, becomes LayerNormalization(x, gamma, beta).
+// - HardSwish as paddle2onnx emits it: Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6), or with
+//   Mul(., 1/6), becomes HardSwish(x).
+// - Two consecutive Transposes compose into one, Transpose(x, p o q), or into Identity(x) when
+//   they cancel (exporters write them around channel-last segments and their own reshapes).
 //
 // A pattern is folded only when every intermediate tensor has no other use and is no graph
 // output, and every constant has exactly the expected value (within 1e-4 relative), so the
@@ -24,10 +28,12 @@ namespace edgeinfer {
 struct FusedPatterns {
   int gelu = 0;
   int layer_norm = 0;
+  int transpose_pairs = 0;  // pairs folded into one Transpose or an Identity
+  int hard_swish = 0;
 };
 
-// Folds every GELU and LayerNormalization pattern found (see above); `counts` may be null.
-// Leaves producers/consumers rebuilt; removed nodes stay until Compact().
+// Folds every GELU, LayerNormalization, HardSwish and Transpose-pair pattern found (see above);
+// `counts` may be null. Leaves producers/consumers rebuilt; removed nodes stay until Compact().
 Status FusePatterns(Graph* graph, FusedPatterns* counts = nullptr);
 
 }  // namespace edgeinfer

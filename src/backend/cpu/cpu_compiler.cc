@@ -68,6 +68,46 @@ bool IsF32(const Graph& g, ValueId v) {
   return v != kNoValue && g.value(v).dtype == DType::kFloat32;
 }
 
+bool ChannelLastDesc(const Shape& shape, memory::desc* desc) {
+  memory::format_tag tag;
+  switch (shape.size()) {
+    case 3:
+      tag = memory::format_tag::acb;
+      break;
+    case 4:
+      tag = memory::format_tag::acdb;
+      break;
+    case 5:
+      tag = memory::format_tag::acdeb;
+      break;
+    default:
+      return false;
+  }
+  for (int64_t d : shape) {
+    if (d <= 0) return false;
+  }
+  *desc = memory::desc(ToDims(shape), memory::data_type::f32, tag);
+  return true;
+}
+
+bool IsToChannelLast(const std::vector<int64_t>& perm) {
+  const auto r = static_cast<int64_t>(perm.size());
+  if (r < 3 || r > 5 || perm[0] != 0 || perm[static_cast<size_t>(r - 1)] != 1) return false;
+  for (int64_t k = 1; k < r - 1; ++k) {
+    if (perm[static_cast<size_t>(k)] != k + 1) return false;
+  }
+  return true;
+}
+
+bool IsToChannelFirst(const std::vector<int64_t>& perm) {
+  const auto r = static_cast<int64_t>(perm.size());
+  if (r < 3 || r > 5 || perm[0] != 0 || perm[1] != r - 1) return false;
+  for (int64_t k = 2; k < r; ++k) {
+    if (perm[static_cast<size_t>(k)] != k - 1) return false;
+  }
+  return true;
+}
+
 dnnl::post_ops MakePostOps(const FusionGroup& group) {
   dnnl::post_ops po;
   for (const FusionGroup::PostOp& p : group.post_ops) {
@@ -202,6 +242,13 @@ void Compiler::AddFill(int dst, float value, std::vector<int> nodes) {
   auto step = std::make_unique<FillStep>(dst, value);
   step->writes = {dst};
   step->label = nodes.empty() ? std::string("fill")
+                              : NodeLabel(graph_->nodes()[static_cast<size_t>(nodes.front())]);
+  step->nodes = std::move(nodes);
+  steps_.push_back(std::move(step));
+}
+
+void Compiler::AddStep(std::unique_ptr<Step> step, std::vector<int> nodes) {
+  step->label = nodes.empty() ? std::string("copy")
                               : NodeLabel(graph_->nodes()[static_cast<size_t>(nodes.front())]);
   step->nodes = std::move(nodes);
   steps_.push_back(std::move(step));

@@ -35,6 +35,10 @@ struct FusionGroup {
   };
   std::vector<int> nodes;  // head first, then the fused nodes in dependency order
   int batch_norm = -1;     // folded BatchNormalization node, -1 if none
+  // Conv only: x * scale + shift applied right after the convolution (and its batch norm),
+  // folded into the weights and bias (constant scalar Mul/Add/Sub/Div nodes).
+  float conv_scale = 1.f;
+  float conv_shift = 0.f;
   // MatMul only: the constant [N] operand of a following Add, applied as the GEMM's bias.
   ValueId matmul_bias = kNoValue;
   std::vector<PostOp> post_ops;
@@ -42,8 +46,12 @@ struct FusionGroup {
 };
 
 // Maps a node to oneDNN eltwise ops (several for ops oneDNN composes, like HardSigmoid).
-// False when the node is not expressible (non-constant Clip bounds, unsupported op).
+// False when the node is not expressible (non-constant Clip bounds, unsupported op). Add, Sub,
+// Mul and Div with a constant scalar operand are linear ops (x * a + b) on the other operand.
 bool EltwiseFor(const Graph& graph, const Node& node, std::vector<EltwiseOp>* ops);
+// The input an eltwise node (as EltwiseFor maps it) applies to: the first, except for
+// Add, Sub and Mul with the constant scalar first.
+ValueId EltwiseInput(const Graph& graph, const Node& node);
 
 // For each node, the group it heads or belongs to (-1: runs on its own).
 struct FusionPlan {
@@ -93,6 +101,9 @@ class Compiler {
   void AddReorder(int src, int dst, std::vector<int> nodes);
   // Appends a step that sets every float of plain slot `dst` to `value`.
   void AddFill(int dst, float value, std::vector<int> nodes);
+  // Appends a step built by an emitter (its reads and writes already set), labelled by the
+  // first of `nodes`.
+  void AddStep(std::unique_ptr<Step> step, std::vector<int> nodes);
   int NodeIndex(const Node& node) const;
 
  private:
@@ -164,6 +175,12 @@ Shape PadRank(const Shape& shape, size_t rank);
 bool PlainDesc(const Shape& shape, DType dtype, dnnl::memory::desc* desc);
 dnnl::memory::desc PlainF32(const Shape& shape);
 bool IsF32(const Graph& g, ValueId v);
+// The channel-last layout over `shape` (nwc, nhwc, ndhwc) for rank 3 to 5; false otherwise.
+bool ChannelLastDesc(const Shape& shape, dnnl::memory::desc* desc);
+// Whether `perm` moves the channel axis last (0, 2, ..., r-1, 1) or back first
+// (0, r-1, 1, ..., r-2), for rank 3 to 5.
+bool IsToChannelLast(const std::vector<int64_t>& perm);
+bool IsToChannelFirst(const std::vector<int64_t>& perm);
 // Post-ops for a group (sum and eltwise), in order.
 dnnl::post_ops MakePostOps(const FusionGroup& group);
 

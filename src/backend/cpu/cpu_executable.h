@@ -127,6 +127,30 @@ class FillStep : public Step {
   float value_;
 };
 
+// Concatenation as memory copies: for every outer index o in [0, outer) and every part, the
+// `chunk` bytes at src + o * chunk go to dst + o * dst_stride + dst_offset. This is a concat
+// whose inputs share the output's layout (plain, nhwc or blocked nChw8c/16c with the concat
+// axis on block boundaries), so each input is a run of whole rows of the output. Threaded over
+// (outer index, piece of part) units; large parts are cut into pieces so that a concat with
+// few outer indices (plain or blocked NCHW, batch 1) still spreads over the threads.
+class ConcatCopyStep : public Step {
+ public:
+  struct Part {
+    int src = -1;
+    size_t chunk = 0;       // bytes of this input per outer index
+    size_t dst_offset = 0;  // where those bytes start within each outer index of the output
+  };
+  ConcatCopyStep(int dst, size_t outer, size_t dst_stride, std::vector<Part> parts);
+  Status Execute(RunContext* ctx) const override;
+
+ private:
+  int dst_;
+  size_t outer_;
+  size_t dst_stride_;
+  std::vector<Part> parts_;
+  std::vector<size_t> first_piece_;  // by part, then the total: prefix sums of pieces per part
+};
+
 class CpuExecutable : public Executable {
  public:
   // `graph` is the compiled graph (steps refer to it); `steps` run in order.

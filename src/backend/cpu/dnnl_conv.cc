@@ -1,6 +1,7 @@
 // oneDNN emitters for sliding-window ops: Conv (with fusions), ConvTranspose and pooling.
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "backend/cpu/conv_algorithm.h"
 #include "backend/cpu/cpu_compiler.h"
@@ -84,6 +85,25 @@ bool ConvOperandsSupported(const Graph& g, ValueId x, ValueId wv, ValueId bv) {
   return bv == kNoValue || g.value(bv).is_constant();
 }
 
+// True if every use of `v` is a Transpose moving the channel axis last (so that a channel-last
+// producer makes them views).
+bool OnlyReadToChannelLast(const Graph& g, ValueId v) {
+  const Value& value = g.value(v);
+  if (value.consumers.empty()) return false;
+  for (int n : value.consumers) {
+    const Node& node = g.nodes()[static_cast<size_t>(n)];
+    if (node.removed || node.op != OpKind::kTranspose ||
+        !IsToChannelLast(node.attrs.GetInts("perm"))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsReference(const dnnl::primitive_desc_base& pd) {
+  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+}
+
 }  // namespace
 
 bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
@@ -129,6 +149,12 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
       bd[o] = static_cast<float>((bd[o] - mean[o]) * s + beta[o]);
     }
   }
+  if (group.conv_scale != 1.f || group.conv_shift != 0.f) {
+    float* wd = weights.data<float>();
+    float* bd = bias.data<float>();
+    for (int64_t i = 0; i < weights.numel(); ++i) wd[i] *= group.conv_scale;
+    for (int64_t o = 0; o < oc; ++o) bd[o] = bd[o] * group.conv_scale + group.conv_shift;
+  }
   Shape wdims = wval.shape;
   if (groups > 1) {
     wdims[0] = oc / groups;
@@ -138,12 +164,24 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
   memory::desc bias_md = PlainF32({oc});
   dnnl::primitive_attr attr = Compiler::Attr();
   attr.set_post_ops(MakePostOps(group));
-  auto make_pd = [&](algorithm alg) {
-    dnnl::convolution_forward::desc desc(prop_kind::forward_inference, alg, Any(xs), Any(wdims),
-                                         bias_md, Any(out_shape), w.strides, w.dilation, w.pad_l,
-                                         w.pad_r);
+  auto make_pd = [&](algorithm alg, const memory::desc& src_md, const memory::desc& dst_md) {
+    dnnl::convolution_forward::desc desc(prop_kind::forward_inference, alg, src_md, Any(wdims),
+                                         bias_md, dst_md, w.strides, w.dilation, w.pad_l, w.pad_r);
     return dnnl::convolution_forward::primitive_desc(desc, attr, c.engine());
   };
+  // oneDNN picks the layouts, except that a direct convolution is asked for channel-last where
+  // that saves a copy: a source already channel-last, and a destination read only by
+  // Transposes to channel-last (which then are views).
+  memory::desc src_want = Any(xs);
+  memory::desc dst_want = Any(out_shape);
+  memory::desc channel_last;
+  const Slot& x_slot = c.slot(c.Primary(x));
+  if (ChannelLastDesc(xs, &channel_last) && x_slot.has_desc && x_slot.desc == channel_last) {
+    src_want = channel_last;
+  }
+  if (OnlyReadToChannelLast(g, group.output) && ChannelLastDesc(out_shape, &channel_last)) {
+    dst_want = channel_last;
+  }
   dnnl::convolution_forward::primitive_desc pd;
   bool winograd = false;
   if (xs.size() == 4) {
@@ -163,12 +201,23 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
   }
   if (winograd) {
     try {
-      pd = make_pd(algorithm::convolution_winograd);
+      pd = make_pd(algorithm::convolution_winograd, Any(xs), Any(out_shape));
     } catch (const dnnl::error&) {
       winograd = false;  // no Winograd kernel for this CPU or configuration
     }
   }
-  if (!winograd) pd = make_pd(algorithm::convolution_direct);
+  if (!winograd) {
+    bool chosen = false;
+    if (src_want != Any(xs) || dst_want != Any(out_shape)) {
+      try {
+        pd = make_pd(algorithm::convolution_direct, src_want, dst_want);
+        chosen = !IsReference(pd);
+      } catch (const dnnl::error&) {
+        chosen = false;  // no implementation in those layouts: let oneDNN choose
+      }
+    }
+    if (!chosen) pd = make_pd(algorithm::convolution_direct, Any(xs), Any(out_shape));
+  }
 
   Result<int> wslot = c.ReorderedConstant(weights, PlainF32(wdims), pd.weights_desc());
   if (!wslot.ok()) return false;
@@ -195,6 +244,97 @@ bool EmitConvGroup(Compiler& c, const FusionGroup& group) {
   return true;
 }
 
+namespace {
+
+// A 2-D ConvTranspose whose kernel equals its stride (no pads, dilations, output padding or
+// groups) writes every output pixel from exactly one input pixel:
+//   y[n, o, i*kh + a, j*kw + b] = bias[o] + sum_c x[n, c, i, j] * w[c, o, a, b].
+// That is one GEMM, Z[n*H*W + i*W + j, (a*kw + b)*O + o] = x (channel-last, [NHW, C]) times
+// the weights reordered to [C, kh*kw*O] (bias folded in), then a scatter of Z's rows into the
+// channel-last output: for each (n, i, a, j) a run of kw*O floats, one strided reorder.
+// oneDNN's deconvolution runs these (PP-OCR's detection head upsamplers) as a direct
+// convolution over a zero-stuffed input, most of whose multiplies are by the inserted zeros.
+bool EmitNonOverlappingConvTranspose(Compiler& c, const Node& node) {
+  const Graph& g = c.graph();
+  ValueId x = node.input(0);
+  ValueId wv = node.input(1);
+  ValueId bv = node.input(2);
+  ValueId y = node.outputs[0];
+  const Shape& xs = g.value(x).shape;
+  const Shape& ys = g.value(y).shape;
+  const Value& wval = g.value(wv);
+  if (xs.size() != 4 || wval.shape.size() != 4 || node.attrs.GetInt("group", 1) != 1) return false;
+  const int64_t n = xs[0], ic = xs[1], h = xs[2], w = xs[3];
+  const int64_t oc = wval.shape[1], kh = wval.shape[2], kw = wval.shape[3];
+  if (wval.shape[0] != ic || ys != Shape{n, oc, h * kh, w * kw}) return false;
+  const std::vector<int64_t> kernel = {kh, kw};
+  if (node.attrs.GetInts("kernel_shape", kernel) != kernel ||
+      node.attrs.GetInts("strides", {1, 1}) != kernel ||
+      node.attrs.GetInts("dilations", {1, 1}) != std::vector<int64_t>{1, 1} ||
+      node.attrs.GetInts("output_padding", {0, 0}) != std::vector<int64_t>{0, 0} ||
+      node.attrs.GetInts("pads", {0, 0, 0, 0}) != std::vector<int64_t>{0, 0, 0, 0}) {
+    return false;
+  }
+  const std::string auto_pad = node.attrs.GetString("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID" && !auto_pad.empty()) return false;
+  const int64_t m = n * h * w;
+  const int64_t cols = kh * kw * oc;
+  // Weights [C, O, kh, kw] -> [C, (a*kw + b)*O + o]; bias repeated per kernel position.
+  Tensor weights = Tensor::Empty(DType::kFloat32, {ic, cols});
+  const float* src_w = wval.constant.data<float>();
+  float* dst_w = weights.data<float>();
+  for (int64_t ci = 0; ci < ic; ++ci) {
+    for (int64_t o = 0; o < oc; ++o) {
+      for (int64_t t = 0; t < kh * kw; ++t) {
+        dst_w[ci * cols + t * oc + o] = src_w[(ci * oc + o) * kh * kw + t];
+      }
+    }
+  }
+  Tensor bias = Tensor::Zeros(DType::kFloat32, {1, cols});
+  if (bv != kNoValue) {
+    const Value& bval = g.value(bv);
+    if (bval.constant.numel() != oc) return false;
+    for (int64_t t = 0; t < kh * kw; ++t) {
+      std::copy(bval.constant.data<float>(), bval.constant.data<float>() + oc,
+                bias.data<float>() + t * oc);
+    }
+  }
+  const memory::desc src_md = PlainF32({m, ic});
+  const memory::desc bias_md = PlainF32({1, cols});
+  const memory::desc z_md = PlainF32({m, cols});
+  dnnl::matmul::desc desc(src_md, Any({ic, cols}), bias_md, z_md);
+  dnnl::matmul::primitive_desc pd(desc, Compiler::Attr(), c.engine());
+  if (IsReference(pd)) return false;
+  Result<int> wslot = c.ReorderedConstant(weights, PlainF32({ic, cols}), pd.weights_desc());
+  if (!wslot.ok()) return false;
+  memory::desc x_channel_last;
+  memory::desc y_layout;
+  if (!ChannelLastDesc(xs, &x_channel_last) || !ChannelLastDesc(ys, &y_layout)) return false;
+  // One output channel: the plain layout has the same bytes and needs no reorder at the end.
+  if (oc == 1) y_layout = PlainF32(ys);
+  const int z = c.NewScratchSlot(z_md);
+  const int nodes = c.NodeIndex(node);
+  c.AddDnnlStep(pd, dnnl::matmul(pd),
+                {{DNNL_ARG_SRC, c.View(c.SlotIn(x, x_channel_last), src_md)},
+                 {DNNL_ARG_WEIGHTS, *wslot},
+                 {DNNL_ARG_BIAS, c.ConstantSlot(bias, bias_md)},
+                 {DNNL_ARG_DST, z}},
+                {nodes});
+  // Both seen as [N, H, kh, W, kw*O]; Z holds (n, i, j) rows of (a, b, o).
+  const memory::dims dims = {n, h, kh, w, kw * oc};
+  const memory::desc from(dims, memory::data_type::f32,
+                          memory::dims{h * w * cols, w * cols, kw * oc, cols, 1});
+  const memory::desc to(
+      dims, memory::data_type::f32,
+      memory::dims{h * kh * w * kw * oc, kh * w * kw * oc, w * kw * oc, kw * oc, 1});
+  const int out = c.NewValueSlot(y, y_layout);
+  c.AddReorder(c.View(z, from), c.View(out, to), {nodes});
+  c.Define(y, out);
+  return true;
+}
+
+}  // namespace
+
 bool EmitConvTranspose(Compiler& c, const Node& node) {
   const Graph& g = c.graph();
   ValueId x = node.input(0);
@@ -205,6 +345,7 @@ bool EmitConvTranspose(Compiler& c, const Node& node) {
     return false;
   }
   if (!ConvOperandsSupported(g, x, wv, bv)) return false;
+  if (EmitNonOverlappingConvTranspose(c, node)) return true;
   const Shape& xs = g.value(x).shape;
   const Shape& ys = g.value(y).shape;
   const Value& wval = g.value(wv);

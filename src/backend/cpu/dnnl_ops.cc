@@ -1,5 +1,5 @@
 // oneDNN emitters for the layout-agnostic and dense ops: eltwise, binary, batch norm, LRN,
-// softmax, concat, resampling, PRelu.
+// softmax, resampling, PRelu.
 #include <cmath>
 #include <string>
 
@@ -49,7 +49,7 @@ bool IsReferenceImpl(const dnnl::primitive_desc_base& pd) {
 bool EmitEltwise(Compiler& c, const Node& node) {
   std::vector<EltwiseOp> ops;
   if (!EltwiseFor(c.graph(), node, &ops)) return false;
-  ValueId x = node.inputs[0];
+  ValueId x = EltwiseInput(c.graph(), node);
   ValueId y = node.outputs[0];
   memory::desc md;
   if (!PrimaryDesc(c, x, &md)) return false;
@@ -305,37 +305,6 @@ bool EmitLrn(Compiler& c, const Node& node) {
   int dst = c.NewValueSlot(y, pd.dst_desc());
   c.AddDnnlStep(pd, dnnl::lrn_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}},
                 {c.NodeIndex(node)});
-  c.Define(y, dst);
-  return true;
-}
-
-bool EmitConcat(Compiler& c, const Node& node) {
-  const Graph& g = c.graph();
-  ValueId y = node.outputs[0];
-  if (!IsF32(g, y) || node.inputs.empty()) return false;
-  const Shape& ys = g.value(y).shape;
-  const int64_t rank = static_cast<int64_t>(ys.size());
-  int64_t axis = node.attrs.GetInt("axis", 0);
-  if (axis < 0) axis += rank;
-  if (axis < 0 || axis >= rank) return false;
-  std::vector<memory::desc> mds;
-  for (ValueId v : node.inputs) {
-    if (!IsF32(g, v) || g.value(v).shape.size() != ys.size()) return false;
-    memory::desc md;
-    if (!PrimaryDesc(c, v, &md)) return false;
-    mds.push_back(md);
-  }
-  memory::desc dst_md(ToDims(ys), memory::data_type::f32, memory::format_tag::any);
-  dnnl::concat::primitive_desc pd(dst_md, static_cast<int>(axis), mds, c.engine(),
-                                  Compiler::Attr());
-  std::vector<std::pair<int, int>> args;
-  for (size_t i = 0; i < node.inputs.size(); ++i) {
-    args.emplace_back(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i),
-                      c.SlotIn(node.inputs[i], mds[i]));
-  }
-  int dst = c.NewValueSlot(y, pd.dst_desc());
-  args.emplace_back(DNNL_ARG_DST, dst);
-  c.AddDnnlStep(pd, dnnl::concat(pd), args, {c.NodeIndex(node)});
   c.Define(y, dst);
   return true;
 }

@@ -1,7 +1,10 @@
 // oneDNN emitters for data movement and reductions: Transpose as one reorder (from whatever
-// layout the input has, so a blocked activation goes to a permuted plain tensor in one pass),
+// layout the input has, so a blocked activation goes to a permuted plain tensor in one pass) or
+// as a view where a layout makes it one (into and out of channel-last segments),
 // Slice (unit steps) as a reorder from a sub-memory view, constant Pad as a fill and a reorder
 // into a sub-memory view, and ReduceMean/Sum/Max/Min/L2 on the reduction primitive.
+#include <algorithm>
+
 #include "backend/cpu/cpu_compiler.h"
 #include "ops/slice_window.h"
 
@@ -66,6 +69,23 @@ bool EmitTranspose(Compiler& c, const Node& node) {
   }
   memory::desc permuted(ToDims(xs), y_plain.data_type(), strides);
   const Slot& primary = c.slot(c.Primary(x));
+  // x is already laid out as y's plain bytes (a channel-last convolution output moved to
+  // channel-last): a view.
+  if (primary.has_desc && primary.desc == permuted) {
+    c.Define(y, c.View(c.Primary(x), y_plain));
+    return true;
+  }
+  // A channel-last tensor back to channel-first: a view of the plain input in the channel-last
+  // layout, which convolutions and the layout-agnostic ops take as it is.
+  memory::desc channel_last;
+  if (IsToChannelFirst(perm) && ChannelLastDesc(ys, &channel_last) &&
+      g.value(y).dtype == DType::kFloat32) {
+    const int plain = c.PlainSlot(x);
+    if (c.slot(plain).has_desc) {
+      c.Define(y, c.View(plain, channel_last));
+      return true;
+    }
+  }
   int src = primary.has_desc && primary.desc.dims() == ToDims(xs) ? c.Primary(x) : c.PlainSlot(x);
   if (!c.slot(src).has_desc) return false;
   int out = c.NewValueSlot(y, y_plain);
@@ -163,16 +183,12 @@ bool EmitPad(Compiler& c, const Node& node) {
   const Graph& g = c.graph();
   ValueId x = node.inputs[0];
   ValueId y = node.outputs[0];
-  if (!IsF32(g, x) || !IsF32(g, y)) return false;
-  if (node.attrs.GetString("mode", "constant") != "constant") return false;
   const Shape& xs = g.value(x).shape;
   const Shape& ys = g.value(y).shape;
   const size_t rank = xs.size();
   std::vector<int64_t> pads;
-  float value = 0.f;
   if (g.opset < 11) {
     pads = node.attrs.GetInts("pads");
-    value = node.attrs.GetFloat("value", 0.f);
   } else {
     ValueId p = node.input(1);
     if (p == kNoValue || !g.value(p).is_constant() || g.value(p).dtype != DType::kInt64) {
@@ -180,6 +196,22 @@ bool EmitPad(Compiler& c, const Node& node) {
     }
     const Tensor& t = g.value(p).constant;
     pads.assign(t.data<int64_t>(), t.data<int64_t>() + t.numel());
+  }
+  // No padding at all (torch.onnx writes one before some AveragePools): y is x, in any mode and
+  // layout; a view, so that neither is overwritten in place while the other is live.
+  if (pads.size() == 2 * rank && ys == xs && g.value(x).dtype == g.value(y).dtype &&
+      std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; })) {
+    const int s = c.Primary(x);
+    if (!c.slot(s).has_desc) return false;
+    c.Define(y, c.View(s, c.slot(s).desc));
+    return true;
+  }
+  if (!IsF32(g, x) || !IsF32(g, y)) return false;
+  if (node.attrs.GetString("mode", "constant") != "constant") return false;
+  float value = 0.f;
+  if (g.opset < 11) {
+    value = node.attrs.GetFloat("value", 0.f);
+  } else {
     ValueId v = node.input(2);
     if (v != kNoValue) {
       if (!g.value(v).is_constant() || g.value(v).dtype != DType::kFloat32 ||

@@ -47,16 +47,90 @@ bool CanFoldBatchNorm(const Graph& g, const Node& conv, const Node& bn) {
   return g.value(bn.outputs[0]).shape == g.value(conv.outputs[0]).shape;
 }
 
+// A float32 constant with one element (any rank), or false.
+bool IsConstantScalar(const Graph& g, ValueId v, float* value) {
+  if (v == kNoValue) return false;
+  const Value& val = g.value(v);
+  if (!val.is_constant() || val.dtype != DType::kFloat32 || val.constant.numel() != 1) {
+    return false;
+  }
+  *value = val.constant.data<float>()[0];
+  return true;
+}
+
+// Add/Sub/Mul/Div of a tensor and a constant scalar as x * alpha + beta on the tensor (input
+// `data`); false for other binary nodes and for a constant divided by a tensor.
+bool LinearFor(const Graph& g, const Node& node, size_t* data, float* alpha, float* beta) {
+  if (node.inputs.size() != 2 || node.outputs.size() != 1) return false;
+  float c = 0.f;
+  size_t d;
+  if (IsConstantScalar(g, node.inputs[1], &c)) {
+    d = 0;
+  } else if (IsConstantScalar(g, node.inputs[0], &c)) {
+    d = 1;
+  } else {
+    return false;
+  }
+  const ValueId x = node.inputs[d];
+  if (!IsF32(g, x) || !IsF32(g, node.outputs[0]) ||
+      g.value(node.outputs[0]).shape != g.value(x).shape) {
+    return false;
+  }
+  switch (node.op) {
+    case OpKind::kAdd:
+      *alpha = 1.f;
+      *beta = c;
+      break;
+    case OpKind::kSub:  // x - c, or c - x
+      *alpha = d == 0 ? 1.f : -1.f;
+      *beta = d == 0 ? -c : c;
+      break;
+    case OpKind::kMul:
+      *alpha = c;
+      *beta = 0.f;
+      break;
+    case OpKind::kDiv:
+      // x / c as x * (1 / c) rounds differently by at most an ulp; c / x is no linear op.
+      if (d != 0 || c == 0.f) return false;
+      *alpha = 1.f / c;
+      *beta = 0.f;
+      break;
+    default:
+      return false;
+  }
+  *data = d;
+  return true;
+}
+
 }  // namespace
+
+ValueId EltwiseInput(const Graph& g, const Node& node) {
+  size_t data = 0;
+  float alpha = 0.f;
+  float beta = 0.f;
+  if (LinearFor(g, node, &data, &alpha, &beta)) return node.inputs[data];
+  return node.inputs.empty() ? kNoValue : node.inputs[0];
+}
 
 bool EltwiseFor(const Graph& g, const Node& node, std::vector<EltwiseOp>* ops) {
   ops->clear();
-  if (node.inputs.empty() || !IsF32(g, node.inputs[0]) || node.outputs.size() != 1 ||
+  if (node.inputs.empty() || !IsF32(g, EltwiseInput(g, node)) || node.outputs.size() != 1 ||
       !IsF32(g, node.outputs[0])) {
     return false;
   }
   const Attributes& a = node.attrs;
   switch (node.op) {
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv: {
+      size_t data = 0;
+      float alpha = 0.f;
+      float beta = 0.f;
+      if (!LinearFor(g, node, &data, &alpha, &beta)) return false;
+      ops->push_back({algorithm::eltwise_linear, alpha, beta});
+      break;
+    }
     case OpKind::kRelu:
       ops->push_back({algorithm::eltwise_relu, 0.f, 0.f});
       break;
@@ -210,8 +284,28 @@ FusionPlan PlanFusions(const Graph& g) {
         out = add.outputs[0];
       }
     }
-    // Post-op grammar: [eltwise] [sum [eltwise]] for Conv, [eltwise] for Gemm/MatMul.
+    // Constant scalar affines right after a convolution (PP-OCR's learnable affine blocks)
+    // fold into its weights and bias.
+    while (is_conv) {
+      const int c = only_consumer(out);
+      if (c < 0 || plan.group_of[static_cast<size_t>(c)] >= 0) break;
+      const Node& node = g.nodes()[static_cast<size_t>(c)];
+      std::vector<EltwiseOp> ops;
+      if (EltwiseInput(g, node) != out || !EltwiseFor(g, node, &ops) || ops.size() != 1 ||
+          ops[0].alg != algorithm::eltwise_linear || g.value(node.outputs[0]).shape != out_shape) {
+        break;
+      }
+      group.conv_shift = ops[0].alpha * group.conv_shift + ops[0].beta;
+      group.conv_scale *= ops[0].alpha;
+      group.nodes.push_back(c);
+      out = node.outputs[0];
+    }
+    // Post-op grammar: [eltwise [linear]] [sum [eltwise]] for Conv, [eltwise [linear]] for
+    // Gemm/MatMul; consecutive linear ops compose into one, a2 (a1 x + b1) + b2. oneDNN 2.6's
+    // convolutions compute longer chains with two linear post-ops wrongly (linear, hardswish,
+    // linear), so chains stay this short.
     bool eltwise_allowed = true;
+    bool linear_allowed = false;  // one linear after the first eltwise
     bool sum_allowed = is_conv;
     while (true) {
       int c = only_consumer(out);
@@ -219,12 +313,21 @@ FusionPlan PlanFusions(const Graph& g) {
       const Node& node = g.nodes()[static_cast<size_t>(c)];
       if (node.outputs.empty() || g.value(node.outputs[0]).shape != out_shape) break;
       std::vector<EltwiseOp> ops;
-      if (eltwise_allowed && node.inputs[0] == out && EltwiseFor(g, node, &ops)) {
+      const bool is_eltwise = EltwiseInput(g, node) == out && EltwiseFor(g, node, &ops);
+      const bool is_linear =
+          is_eltwise && ops.size() == 1 && ops[0].alg == algorithm::eltwise_linear;
+      FusionGroup::PostOp* last = group.post_ops.empty() ? nullptr : &group.post_ops.back();
+      if (is_linear && last != nullptr && !last->is_sum &&
+          last->eltwise.alg == algorithm::eltwise_linear) {
+        last->eltwise.beta = ops[0].alpha * last->eltwise.beta + ops[0].beta;
+        last->eltwise.alpha *= ops[0].alpha;
+      } else if (is_eltwise && (eltwise_allowed || (linear_allowed && is_linear))) {
         for (const EltwiseOp& op : ops) {
           FusionGroup::PostOp p;
           p.eltwise = op;
           group.post_ops.push_back(p);
         }
+        linear_allowed = eltwise_allowed && !is_linear && ops.size() == 1;
         eltwise_allowed = false;
         if (!is_conv) sum_allowed = false;
       } else if (sum_allowed && node.op == OpKind::kAdd && node.inputs.size() == 2 &&
@@ -240,6 +343,7 @@ FusionPlan PlanFusions(const Graph& g) {
         group.post_ops.push_back(p);
         sum_allowed = false;
         eltwise_allowed = true;
+        linear_allowed = false;
       } else {
         break;
       }
