@@ -5,10 +5,14 @@
 // (planner/collab_plan.h); the deadline parameter. Outputs equal the local run within 1e-5
 // relative L2 (the cpu backend may pick another algorithm for another band height).
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -359,6 +363,50 @@ TEST(CollabTest, AServerListingItselfDoesNotStart) {
   if (s.code() != StatusCode::kUnavailable) {
     EXPECT_NE(s.message().find("itself"), std::string::npos) << s.ToString();
   }
+}
+
+// The same request parameters over HTTP/REST (JSON "parameters" of the request and reply).
+TEST(CollabTest, HttpRequestsAskForTheCollaborativeModeToo) {
+  const std::string bytes = ExportOnnx(SmallVgg(32)).value();
+  const Tensor x = Image({1, 3, 32, 20}, 8);
+  TempDir repo;
+  const std::filesystem::path dir = std::filesystem::path(repo.path()) / "small" / "1";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "model.onnx", std::ios::binary) << bytes;
+  server::EdgeServer peer;
+  ASSERT_TRUE(peer.Start(EdgeOptions()).ok());
+  server::EdgeServer host;
+  server::ServerOptions options = EdgeOptions();
+  options.http_address = "127.0.0.1:0";
+  options.repository = repo.path();
+  options.peers = "127.0.0.1:" + std::to_string(peer.ports().grpc);
+  options.collab_speeds = "1,1";
+  ASSERT_TRUE(host.Start(options).ok());
+  httplib::Client client("127.0.0.1", host.ports().http);
+  nlohmann::json request = {
+      {"parameters", {{net::kCollabParam, true}, {net::kDeadlineMsParam, 600000}}},
+      {"inputs",
+       {{{"name", "x"},
+         {"datatype", "FP32"},
+         {"shape", x.shape()},
+         {"data", std::vector<float>(x.data<float>(), x.data<float>() + x.numel())}}}}};
+  auto res = client.Post("/v2/models/small/infer", request.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  nlohmann::json reply = nlohmann::json::parse(res->body);
+  EXPECT_EQ(reply["parameters"][net::kCollabServersParam], 2) << res->body;
+  EXPECT_EQ(reply["parameters"][net::kDeadlineMissedParam], false) << res->body;
+  const std::vector<NamedTensor> want = LocalRun(bytes, {{"x", x}});
+  ASSERT_EQ(want.size(), 1u);
+  const std::vector<float> data = reply["outputs"][0]["data"].get<std::vector<float>>();
+  ASSERT_EQ(static_cast<int64_t>(data.size()), want[0].tensor.numel());
+  EXPECT_LE(RelativeL2(Tensor::FromVector(data, want[0].tensor.shape()), want[0].tensor),
+            kTolerance);
+  request["parameters"][net::kDeadlineMsParam] = "soon";
+  res = client.Post("/v2/models/small/infer", request.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_NE(res->body.find(net::kDeadlineMsParam), std::string::npos) << res->body;
 }
 
 planner::CollabModel Analysed(int64_t height, planner::CollabScheme scheme) {

@@ -68,6 +68,24 @@ Result<BandSpec> BandParams::Finish() const {
   return spec;
 }
 
+Status ReadRequestParam(const std::string& key, std::optional<bool> flag,
+                        std::optional<int64_t> integer, InferCall* call) {
+  if (key == net::kCollabParam) {
+    if (!flag && !integer) {
+      return Status::InvalidArgument(std::string("request parameter ") + net::kCollabParam +
+                                     " must be a bool or an integer");
+    }
+    call->collab = flag ? *flag : *integer != 0;
+  } else if (key == net::kDeadlineMsParam) {
+    if (!integer || *integer <= 0) {
+      return Status::InvalidArgument(std::string("request parameter ") + net::kDeadlineMsParam +
+                                     " must be a positive integer (milliseconds)");
+    }
+    call->deadline_ms = *integer;
+  }
+  return Status::Ok();
+}
+
 Result<InferReply> RunInference(const ServerState& state, const InferCall& call) {
   EI_RETURN_IF_ERROR(CheckNotStopping(state));
   Result<std::shared_ptr<const ServedModel>> model =
