@@ -125,8 +125,8 @@ class CollabCluster {
     for (int i = 0; i < peers; ++i) {
       peers_.push_back(std::make_unique<server::EdgeServer>());
       EXPECT_TRUE(peers_.back()->Start(EdgeOptions()).ok());
-      list +=
-          (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(peers_.back()->ports().grpc);
+      if (i > 0) list.push_back(',');
+      list.append("127.0.0.1:").append(std::to_string(peers_.back()->ports().grpc));
     }
     server::ServerOptions host = EdgeOptions();
     host.peers = list;
@@ -272,7 +272,8 @@ TEST(CollabTest, APeerThatStallsMidRequestIsRecomputedByTheHost) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   std::shared_ptr<const server::ServedModel> shared = std::move(model).value();
   Result<server::CollabResult> result = Status::Internal("not run");
-  std::thread run([&] { result = (*host)->Run(shared, in, {}); });
+  // With a deadline of 500 ms on the host's clock, which the stall moves past.
+  std::thread run([&] { result = (*host)->Run(shared, in, {}, 500); });
   {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return stalled; });
@@ -283,6 +284,7 @@ TEST(CollabTest, APeerThatStallsMidRequestIsRecomputedByTheHost) {
   ASSERT_GE(result->plan.stages.size(), 2u);
   ASSERT_FALSE(result->plan.stages[1].tasks.empty());
   EXPECT_EQ(result->peer_failures, 1);
+  EXPECT_TRUE(result->deadline_missed);
   ExpectClose(result->outputs, LocalRun(bytes, in));
   EXPECT_EQ((*host)->pool().health(0), net::ServerHealth::kDown);
   {
@@ -291,9 +293,10 @@ TEST(CollabTest, APeerThatStallsMidRequestIsRecomputedByTheHost) {
   }
   cv.notify_all();
   // Down: the next request runs at the host alone, and is still right.
-  Result<server::CollabResult> next = (*host)->Run(shared, in, {});
+  Result<server::CollabResult> next = (*host)->Run(shared, in, {}, 500);
   ASSERT_TRUE(next.ok()) << next.status().ToString();
   EXPECT_EQ(next->servers, 1);
+  EXPECT_FALSE(next->deadline_missed);  // the fake clock did not move
   ExpectClose(next->outputs, LocalRun(bytes, in));
   // After its backoff on the FakeClock a probe finds it live, and it gets work again.
   clock.AdvanceMs(3000);

@@ -304,7 +304,19 @@ std::shared_ptr<CollabHost::PeerCall> CollabHost::StartPeerCall(
 
 Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
                                      const std::vector<NamedTensor>& inputs,
-                                     const std::vector<std::string>& outputs) {
+                                     const std::vector<std::string>& outputs, int64_t deadline_ms) {
+  const Clock::TimePoint clock_start = clock_->Now();
+  Result<CollabResult> result = RunCollab(std::move(shared), inputs, outputs);
+  if (result.ok() && deadline_ms > 0) {
+    result->deadline_missed =
+        MsBetween(clock_start, clock_->Now()) > static_cast<double>(deadline_ms);
+  }
+  return result;
+}
+
+Result<CollabResult> CollabHost::RunCollab(std::shared_ptr<const ServedModel> shared,
+                                           const std::vector<NamedTensor>& inputs,
+                                           const std::vector<std::string>& outputs) {
   const auto start = SteadyClock::now();
   const ServedModel& model = *shared;
   EI_ASSIGN_OR_RETURN(std::shared_ptr<const Analysis> analysis, Analyse(model, inputs));

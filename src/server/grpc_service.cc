@@ -309,7 +309,8 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
          std::max<int64_t>(0, handler_us - reply->queue_us - reply->compute_us));
   if (call.collab) SetInt(params, net::kCollabServersParam, reply->collab_servers);
   if (call.deadline_ms > 0) {
-    (*params)[net::kDeadlineMissedParam].set_bool_param(handler_us > call.deadline_ms * 1000);
+    (*params)[net::kDeadlineMissedParam].set_bool_param(reply->deadline_missed ||
+                                                        handler_us > call.deadline_ms * 1000);
   }
   return grpc::Status::OK;
 }

@@ -96,6 +96,7 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
   Result<SliceResult> result = Status::Internal("request did not run");
   ScheduleTiming timing;
   int collab_servers = 0;
+  bool collab_missed = false;
   if (call.collab && !call.band.empty()) {
     return Status::InvalidArgument(std::string(net::kCollabParam) +
                                    " cannot be combined with row bands");
@@ -106,7 +107,8 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
       collab_servers = 1;
       return;
     }
-    Result<CollabResult> collab = state.collab->Run(*model, call.inputs, call.outputs);
+    Result<CollabResult> collab =
+        state.collab->Run(*model, call.inputs, call.outputs, call.deadline_ms);
     if (!collab.ok()) {
       result = collab.status();
       return;
@@ -115,6 +117,7 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
     slice.outputs = std::move(collab->outputs);
     slice.compute_us = collab->compute_us;
     collab_servers = collab->servers;
+    collab_missed = collab->deadline_missed;
     result = std::move(slice);
   };
   Status scheduled = state.scheduler->Run(run, call.deadline, &timing);
@@ -135,6 +138,7 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
   reply.load_factor = result->load_factor;
   reply.queue_length = timing.queue_length;
   if (call.collab) reply.collab_servers = collab_servers;
+  reply.deadline_missed = collab_missed;
   state.metrics->RecordSuccess(call.model, version, reply.queue_us, reply.compute_us);
   return reply;
 }

@@ -45,7 +45,8 @@ struct InferReply {
   // it, since only it sees the whole request.
   int64_t other_us = 0;
   int collab_servers = 0;  // collaborative requests: the servers that computed part of it
-  bool deadline_missed = false;  // with a deadline: the front end found the request over it
+  // With a deadline: over it (the collaborative host's clock, or the front end's measure).
+  bool deadline_missed = false;
 };
 
 // Everything a front end needs; owned by EdgeServer, outliving both front ends.
