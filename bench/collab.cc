@@ -111,8 +111,8 @@ Flags ParseFlags(int argc, char** argv) {
 
 std::unique_ptr<bench::ChildProcess> StartServer(const std::vector<std::string>& extra,
                                                  const std::string& log, std::string* address) {
-  std::vector<std::string> argv = {EDGEINFER_CLI, "serve", "--grpc", "127.0.0.1:0", "--http",
-                                   "none"};
+  std::vector<std::string> argv = {EDGEINFER_CLI, "serve",  "--grpc",
+                                   "127.0.0.1:0", "--http", "none"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto child = Check(bench::ChildProcess::Start(argv, false, log), "starting " + log);
   *address = Check(child->WaitForLogValue("listening grpc=", 600000), "waiting for " + log);
@@ -145,8 +145,9 @@ int main(int argc, char** argv) {
   }
   const std::string threads = std::to_string(f.threads);
   auto common = [&](double cores) {
-    return std::vector<std::string>{"--repository", dir + "/repo", "--threads", threads,
-                                    "--workers", "1", "--cpu-quota", std::to_string(cores)};
+    return std::vector<std::string>{"--repository", dir + "/repo",        "--threads",
+                                    threads,        "--workers",          "1",
+                                    "--cpu-quota",  std::to_string(cores)};
   };
   // Peers and their links, once for every scheme.
   std::vector<std::unique_ptr<bench::ChildProcess>> peers;
@@ -154,8 +155,8 @@ int main(int argc, char** argv) {
   std::string peer_list;
   for (size_t i = 1; i < f.cores.size(); ++i) {
     std::string address;
-    peers.push_back(StartServer(common(f.cores[i]),
-                                dir + "/peer" + std::to_string(i) + ".log", &address));
+    peers.push_back(
+        StartServer(common(f.cores[i]), dir + "/peer" + std::to_string(i) + ".log", &address));
     net::LinkOptions link;
     link.to = address;
     link.rate_bps = f.bandwidth_mbit * 1e6;
@@ -177,8 +178,8 @@ int main(int argc, char** argv) {
     const bool single = scheme == "single";
     if (!single) {
       if (peer_list.empty()) Die("collaborative schemes need at least two --servers");
-      args.insert(args.end(), {"--peers", peer_list, "--collab-scheme", scheme,
-                               "--peer-timeout-ms", "600000"});
+      args.insert(args.end(),
+                  {"--peers", peer_list, "--collab-scheme", scheme, "--peer-timeout-ms", "600000"});
       if (f.fixed) args.insert(args.end(), {"--collab-speeds", speeds});
     }
     std::string host_address;
@@ -203,8 +204,7 @@ int main(int argc, char** argv) {
     row.median_ms = ms[ms.size() / 2];
     row.min_ms = ms.front();
     rows.push_back(row);
-    std::fprintf(stderr, "bench_collab: %s done (median %.1f ms)\n", scheme.c_str(),
-                 row.median_ms);
+    std::fprintf(stderr, "bench_collab: %s done (median %.1f ms)\n", scheme.c_str(), row.median_ms);
     host->Kill();
   }
   double single_ms = 0.0;
@@ -213,20 +213,20 @@ int main(int argc, char** argv) {
   }
   std::string cores;
   for (double c : f.cores) cores += (cores.empty() ? "" : ",") + std::to_string(c).substr(0, 4);
-  std::printf("bench_collab: %s, servers (cores) %s, host-peer links %.0f Mbit/s RTT %.1f ms, "
-              "%d thread(s) per server, %s plan, median of %d after %d warm-up\n",
-              f.model.c_str(), cores.c_str(), f.bandwidth_mbit, f.rtt_ms, f.threads,
-              f.fixed ? "static" : "adaptive", f.repeat, f.warmup);
+  std::printf(
+      "bench_collab: %s, servers (cores) %s, host-peer links %.0f Mbit/s RTT %.1f ms, "
+      "%d thread(s) per server, %s plan, median of %d after %d warm-up\n",
+      f.model.c_str(), cores.c_str(), f.bandwidth_mbit, f.rtt_ms, f.threads,
+      f.fixed ? "static" : "adaptive", f.repeat, f.warmup);
   std::printf("| scheme | servers used | median ms | min ms | speed-up vs single |\n");
   std::printf("|---|---|---|---|---|\n");
   for (const Row& r : rows) {
-    std::printf("| %s | %d | %.1f | %.1f | %s |\n", r.scheme.c_str(), r.servers, r.median_ms,
-                r.min_ms,
-                single_ms > 0 ? (std::to_string(single_ms / r.median_ms).substr(0, 4) + "x").c_str()
-                              : "-");
+    std::printf(
+        "| %s | %d | %.1f | %.1f | %s |\n", r.scheme.c_str(), r.servers, r.median_ms, r.min_ms,
+        single_ms > 0 ? (std::to_string(single_ms / r.median_ms).substr(0, 4) + "x").c_str() : "-");
   }
   peers.clear();
   links.clear();
-  std::filesystem::remove_all(dir);
+  if (std::getenv("BENCH_COLLAB_KEEP") == nullptr) std::filesystem::remove_all(dir);
   return 0;
 }

@@ -104,10 +104,10 @@ int PlanCollab(const Args& args) {
     std::cout << j.dump() << std::endl;
     return 0;
   }
-  std::printf("collaborative plan (%s) for %zu servers, speeds %s, links %.0f Mbit/s RTT %.2f ms, "
-              "host %.0f GFLOP/s\n",
-              planner::CollabSchemeName(*scheme), servers.size(), speeds.c_str(), mbit, rtt_ms,
-              gflops);
+  std::printf(
+      "collaborative plan (%s) for %zu servers, speeds %s, links %.0f Mbit/s RTT %.2f ms, "
+      "host %.0f GFLOP/s\n",
+      planner::CollabSchemeName(*scheme), servers.size(), speeds.c_str(), mbit, rtt_ms, gflops);
   if (analysed->stages.empty()) {
     std::printf("no stages: %s; the host runs the whole model\n", analysed->why_none.c_str());
     return 0;

@@ -4,8 +4,8 @@
 
 #include "args.h"
 #include "commands.h"
-#include "net/memory_policy.h"
 #include "core/units.h"
+#include "net/memory_policy.h"
 #include "remoting/server.h"
 #include "server/auth.h"
 #include "server/server.h"

@@ -1,5 +1,7 @@
 #include "backend/band.h"
 
+#include <chrono>
+
 #include <algorithm>
 
 #include "ops/passes.h"
@@ -76,7 +78,11 @@ Result<BandResult> BandRunner::Run(const std::vector<BandTensor>& inputs,
     ordered.push_back(it->tensor);
   }
   std::vector<Tensor> outs;
+  const auto run_start = std::chrono::steady_clock::now();
   EI_RETURN_IF_ERROR(compiled->executable->Run(ordered, &outs));
+  result.run_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - run_start)
+          .count();
   if (outs.size() != compiled->output_names.size()) {
     return Status::Internal("row band: the band returned the wrong number of outputs");
   }

@@ -37,6 +37,7 @@ struct BandTensor {
 struct BandResult {
   std::vector<BandTensor> outputs;  // in the graph's output order; offset = first row held
   bool compiled = false;            // this run compiled its band (a cache miss)
+  double run_ms = 0.0;              // executing the band, compilation excluded
 };
 
 class BandRunner {

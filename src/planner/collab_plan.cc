@@ -52,11 +52,11 @@ Status FillNeeds(const Graph& graph, CollabStage* stage) {
 }
 
 // Output rows [0, H) split into consecutive lengths proportional to `lengths` (cumulative
-// rounding, so the parts sum to H exactly). Inner boundaries are multiples of H / 32 (at least
+// rounding, so the parts sum to H exactly). Inner boundaries are multiples of H / 16 (at least
 // 1), so that heights that drift a little with the estimates keep the same bands, whose
 // compilations the servers cache.
 std::vector<int64_t> Boundaries(int64_t height, const std::vector<double>& lengths) {
-  const int64_t quantum = std::max<int64_t>(1, height / 32);
+  const int64_t quantum = std::max<int64_t>(1, height / 16);
   double total = 0.0;
   for (double l : lengths) total += std::max(0.0, l);
   std::vector<int64_t> bounds{0};
@@ -89,8 +89,8 @@ StagePlan PlanStage(const CollabStage& stage, const std::vector<CollabServer>& s
   const double unit_row_ms = stage.flops / 1e9 * host_ms_per_gflop / static_cast<double>(H);
   std::vector<double> row_ms(servers.size());
   for (size_t i = 0; i < servers.size(); ++i) {
-    row_ms[i] = unit_row_ms * std::max(servers[i].load_factor, 1e-3) /
-                std::max(servers[i].speed, 1e-6);
+    row_ms[i] =
+        unit_row_ms * std::max(servers[i].load_factor, 1e-3) / std::max(servers[i].speed, 1e-6);
   }
   StagePlan alone = HostAlone(stage, servers.size(), row_ms[0]);
   std::vector<size_t> peers;
@@ -113,8 +113,8 @@ StagePlan PlanStage(const CollabStage& stage, const std::vector<CollabServer>& s
     per_row[i] = row_ms[i] + TransferMs(S * static_cast<double>(stage.in_row_bytes) +
                                             static_cast<double>(stage.out_row_bytes),
                                         mbit);
-    fixed[i] = servers[i].rtt_ms +
-               TransferMs(halo_rows * static_cast<double>(stage.in_row_bytes), mbit);
+    fixed[i] =
+        servers[i].rtt_ms + TransferMs(halo_rows * static_cast<double>(stage.in_row_bytes), mbit);
   }
   // Rows the servers can compute by time T; the host's include the overlap zones.
   auto capacity = [&](double T, std::vector<double>* caps) {
@@ -164,9 +164,8 @@ StagePlan PlanStage(const CollabStage& stage, const std::vector<CollabServer>& s
     if (scheme == CollabScheme::kHalp) {
       // The peer's disjoint input segment [a, b) and the output rows it can compute from it.
       const int64_t a = stage.need_begin[static_cast<size_t>(out.begin)];
-      const int64_t b = k + 1 < order.size()
-                            ? stage.need_begin[static_cast<size_t>(bounds[k + 1])]
-                            : stage.in_height;
+      const int64_t b = k + 1 < order.size() ? stage.need_begin[static_cast<size_t>(bounds[k + 1])]
+                                             : stage.in_height;
       auto first = std::lower_bound(stage.need_begin.begin(), stage.need_begin.end(), a);
       auto last = std::upper_bound(stage.need_end.begin(), stage.need_end.end(), b);
       out = {first - stage.need_begin.begin(), last - stage.need_end.begin()};
@@ -275,8 +274,8 @@ Result<CollabModel> AnalyseCollab(const Graph& graph, CollabScheme scheme) {
   std::vector<Candidate> kept{candidates[0]};
   for (size_t i = 1; i < candidates.size(); ++i) {
     const bool last = i + 1 == candidates.size();
-    const bool down = graph.value(candidates[i].value).shape[2] <
-                      graph.value(kept.back().value).shape[2];
+    const bool down =
+        graph.value(candidates[i].value).shape[2] < graph.value(kept.back().value).shape[2];
     if (scheme == CollabScheme::kModnn || down || last) kept.push_back(candidates[i]);
   }
   for (size_t s = 0; s + 1 < kept.size(); ++s) {
@@ -327,8 +326,9 @@ std::string DescribeCollabPlan(const CollabModel& model, const CollabPlan& plan)
   for (size_t s = 0; s < model.stages.size() && s < plan.stages.size(); ++s) {
     const CollabStage& st = model.stages[s];
     const StagePlan& sp = plan.stages[s];
-    std::snprintf(line, sizeof(line), "stage %zu  %s -> %s  %lld -> %lld rows  %d nodes  %.2f ms:",
-                  s + 1, st.input.c_str(), st.output.c_str(), static_cast<long long>(st.in_height),
+    std::snprintf(line, sizeof(line),
+                  "stage %zu  %s -> %s  %lld -> %lld rows  %d nodes  %.2f ms:", s + 1,
+                  st.input.c_str(), st.output.c_str(), static_cast<long long>(st.in_height),
                   static_cast<long long>(st.out_height), st.nodes, sp.predicted_ms);
     text += line;
     for (const RowRange& r : sp.host_rows) text += " host " + r.ToString();

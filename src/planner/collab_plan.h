@@ -70,8 +70,8 @@ Result<CollabModel> AnalyseCollab(const Graph& graph, CollabScheme scheme);
 
 // One server as the planner sees it. Server 0 is the host.
 struct CollabServer {
-  double speed = 1.0;          // relative to the host's unloaded profile (the host: 1)
-  double load_factor = 1.0;    // k: its compute time over its unloaded time
+  double speed = 1.0;           // relative to the host's unloaded profile (the host: 1)
+  double load_factor = 1.0;     // k: its compute time over its unloaded time
   double bandwidth_mbit = 0.0;  // link host <-> server, Mbit/s; <= 0: not usable (host: unused)
   double rtt_ms = 0.0;
   bool usable = true;  // false: down, never given work
@@ -86,11 +86,11 @@ struct StageTask {
 };
 
 struct StagePlan {
-  std::vector<StageTask> tasks;       // peers with work, top to bottom
-  std::vector<RowRange> host_rows;    // output rows the host computes (own segment, overlaps)
-  std::vector<int64_t> rows;          // per server: output rows it computes
-  double host_ms = 0.0;               // predicted host compute
-  double predicted_ms = 0.0;          // max over the servers
+  std::vector<StageTask> tasks;     // peers with work, top to bottom
+  std::vector<RowRange> host_rows;  // output rows the host computes (own segment, overlaps)
+  std::vector<int64_t> rows;        // per server: output rows it computes
+  double host_ms = 0.0;             // predicted host compute
+  double predicted_ms = 0.0;        // max over the servers
 };
 
 struct CollabPlan {

@@ -91,9 +91,9 @@ class OffloadSession final : public Session {
       for (const std::string& name : plan_.remote_inputs) sent.push_back({name, available[name]});
       net::InferTiming timing;
       if (caller_ == nullptr) {
-        EI_ASSIGN_OR_RETURN(std::vector<NamedTensor> received,
-                            client_->Infer(model_name_, sent, plan_.remote_outputs, &timing, {},
-                                           call_));
+        EI_ASSIGN_OR_RETURN(
+            std::vector<NamedTensor> received,
+            client_->Infer(model_name_, sent, plan_.remote_outputs, &timing, {}, call_));
         for (NamedTensor& t : received) available[t.name] = std::move(t.tensor);
         FillRemoteStats(timing, &local);
         timing_collab_servers = timing.collab_servers;
@@ -233,10 +233,9 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
     }
     caller->StartProber(kProbePeriodMs);
     std::string name = caller->model_name();
-    return std::unique_ptr<Session>(
-        new OffloadSession(nullptr, std::move(caller), std::move(fallback), std::move(name), graph,
-                           std::move(device_part), std::move(plan), config.mode, cut, call,
-                           options.deadline_ms));
+    return std::unique_ptr<Session>(new OffloadSession(
+        nullptr, std::move(caller), std::move(fallback), std::move(name), graph,
+        std::move(device_part), std::move(plan), config.mode, cut, call, options.deadline_ms));
   }
   EI_ASSIGN_OR_RETURN(std::unique_ptr<net::EdgeClient> client,
                       net::EdgeClient::Connect(config.client));
@@ -246,10 +245,9 @@ Result<std::unique_ptr<Session>> OpenOffloadSession(Graph graph, const std::stri
   } else {
     model_name = net::ContentModelName(model_bytes);
   }
-  return std::unique_ptr<Session>(
-      new OffloadSession(std::move(client), nullptr, nullptr, std::move(model_name), graph,
-                         std::move(device_part), std::move(plan), config.mode, cut, call,
-                         options.deadline_ms));
+  return std::unique_ptr<Session>(new OffloadSession(
+      std::move(client), nullptr, nullptr, std::move(model_name), graph, std::move(device_part),
+      std::move(plan), config.mode, cut, call, options.deadline_ms));
 }
 
 }  // namespace edgeinfer

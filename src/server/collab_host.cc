@@ -25,7 +25,7 @@ double MsSince(SteadyClock::time_point start) {
 // The host's compute per GFLOP when the model was not profiled at load (dynamic shapes).
 constexpr double kDefaultMsPerGflop = 10.0;
 // Weight of the newest speed sample.
-constexpr double kSpeedAlpha = 0.5;
+constexpr double kSpeedAlpha = 0.3;
 
 // Rows `rows` of an NCHW tensor, copied into a tensor of their own.
 Tensor ExtractRows(const Tensor& full, RowRange rows) {
@@ -70,11 +70,45 @@ Status StitchRows(const Tensor& band, int64_t offset, Tensor* full) {
 
 struct CollabHost::Analysis {
   planner::CollabModel model;
-  std::string input;                           // the model input the first stage reads
-  std::map<std::string, DType> dtypes;         // stage outputs
-  std::map<std::string, Shape> shapes;         // stage outputs
-  double ms_per_gflop = kDefaultMsPerGflop;    // the host's unloaded compute
+  std::string input;                         // the model input the first stage reads
+  std::map<std::string, DType> dtypes;       // stage outputs
+  std::map<std::string, Shape> shapes;       // stage outputs
+  double ms_per_gflop = kDefaultMsPerGflop;  // the host's unloaded compute
 };
+
+namespace {
+
+// Whether `now` is close enough to the estimates `before` that a plan made with them still
+// holds: the same servers usable, every speed and bandwidth within kReplanRatio. Re-planning on
+// every small change would move the segment boundaries, and every new band height is compiled
+// once by each server.
+constexpr double kReplanRatio = 2.0;
+// And a plan serves at least this many requests before the estimates may replace it (a peer that
+// goes down or comes back re-plans at once): measured speeds on shared machines are noisy.
+constexpr int kMinPlanUses = 20;
+
+bool Near(double a, double b) {
+  if (a <= 0.0 || b <= 0.0) return a == b;
+  return a / b < kReplanRatio && b / a < kReplanRatio;
+}
+
+bool SamePlanInputs(const std::vector<planner::CollabServer>& before,
+                    const std::vector<planner::CollabServer>& now, int uses) {
+  if (before.size() != now.size()) return false;
+  for (size_t i = 0; i < now.size(); ++i) {
+    if (before[i].usable != now[i].usable) return false;
+  }
+  if (uses < kMinPlanUses) return true;
+  for (size_t i = 0; i < now.size(); ++i) {
+    if (!Near(before[i].speed, now[i].speed) ||
+        !Near(before[i].bandwidth_mbit, now[i].bandwidth_mbit)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 struct CollabHost::PeerCall {
   std::mutex mu;
@@ -174,7 +208,10 @@ Result<std::shared_ptr<const CollabHost::Analysis>> CollabHost::Analyse(
   }
   std::lock_guard<std::mutex> lock(mu_);
   // Bounded: a new shape set per request would otherwise grow it without end.
-  if (analyses_.size() >= 64) analyses_.clear();
+  if (analyses_.size() >= 64) {
+    analyses_.clear();
+    plans_.clear();  // keyed by analysis
+  }
   analyses_[key] = analysis;
   return std::shared_ptr<const Analysis>(analysis);
 }
@@ -198,8 +235,8 @@ Result<std::string> CollabHost::EnsureOnPeer(size_t peer, const ServedModel& mod
     if (!ready) {
       net::CallOptions upload = call;
       // As the device's uploads: the deadline plus the model's size at 10 Mbit/s.
-      upload.timeout_ms = static_cast<int>(std::min(
-          2e9, options_.peer_timeout_ms + static_cast<double>(bytes.size()) * 8.0 / 1e4));
+      upload.timeout_ms = static_cast<int>(
+          std::min(2e9, options_.peer_timeout_ms + static_cast<double>(bytes.size()) * 8.0 / 1e4));
       EI_RETURN_IF_ERROR(client.LoadModel(name, bytes, upload));
     }
   }
@@ -210,8 +247,7 @@ Result<std::string> CollabHost::EnsureOnPeer(size_t peer, const ServedModel& mod
 
 std::shared_ptr<CollabHost::PeerCall> CollabHost::StartPeerCall(
     size_t peer, size_t stage_index, std::shared_ptr<const ServedModel> model,
-    const planner::CollabStage& stage,
-    const planner::StageTask& task, const Tensor& input) {
+    const planner::CollabStage& stage, const planner::StageTask& task, const Tensor& input) {
   auto state = std::make_shared<PeerCall>();
   Tensor band = ExtractRows(input, task.input);
   auto body = [this, state, peer, stage_index, model = std::move(model), stage_in = stage.input,
@@ -230,8 +266,8 @@ std::shared_ptr<CollabHost::PeerCall> CollabHost::StartPeerCall(
       transfer.output_rows[stage_out] = {task.output.begin, task.output.end};
       net::CallOptions call;
       call.timeout_ms = options_.peer_timeout_ms;
-      Result<std::vector<NamedTensor>> reply =
-          pool_->client(peer).Infer(*name, {{stage_in, band}}, {stage_out}, &timing, transfer, call);
+      Result<std::vector<NamedTensor>> reply = pool_->client(peer).Infer(
+          *name, {{stage_in, band}}, {stage_out}, &timing, transfer, call);
       if (reply.ok()) {
         outputs = std::move(reply).value();
       } else {
@@ -268,7 +304,19 @@ std::shared_ptr<CollabHost::PeerCall> CollabHost::StartPeerCall(
 
 Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
                                      const std::vector<NamedTensor>& inputs,
-                                     const std::vector<std::string>& outputs) {
+                                     const std::vector<std::string>& outputs, int64_t deadline_ms) {
+  const Clock::TimePoint clock_start = clock_->Now();
+  Result<CollabResult> result = RunCollab(std::move(shared), inputs, outputs);
+  if (result.ok() && deadline_ms > 0) {
+    result->deadline_missed =
+        MsBetween(clock_start, clock_->Now()) > static_cast<double>(deadline_ms);
+  }
+  return result;
+}
+
+Result<CollabResult> CollabHost::RunCollab(std::shared_ptr<const ServedModel> shared,
+                                           const std::vector<NamedTensor>& inputs,
+                                           const std::vector<std::string>& outputs) {
   const auto start = SteadyClock::now();
   const ServedModel& model = *shared;
   EI_ASSIGN_OR_RETURN(std::shared_ptr<const Analysis> analysis, Analyse(model, inputs));
@@ -301,7 +349,19 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
       }
     }
   }
-  result.plan = planner::PlanCollab(cm, servers, analysis->ms_per_gflop, options_.scheme);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto cached = plans_.find(analysis.get());
+    if (cached != plans_.end() &&
+        SamePlanInputs(cached->second.servers, servers, cached->second.uses)) {
+      result.plan = cached->second.plan;
+      ++cached->second.uses;
+    } else {
+      result.plan = planner::PlanCollab(cm, servers, analysis->ms_per_gflop, options_.scheme);
+      if (plans_.size() >= 64) plans_.clear();
+      plans_[analysis.get()] = {servers, result.plan, 1};
+    }
+  }
   if (result.plan.servers_used == 1) {
     // No peer pays off (or none is up): the whole model as one slice, as without --peers.
     EI_ASSIGN_OR_RETURN(SliceResult whole, model.Run(inputs, outputs));
@@ -319,7 +379,10 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
   std::vector<bool> contributed(peers + 1, false);
   std::vector<bool> failed(peers + 1, false);
   contributed[0] = true;
-  double host_unit_ms = 0.0, host_ms = 0.0;  // for the host's speed estimate
+  // The host's speed estimate: unit-speed ms of its rows over its band execution time (bands
+  // compiled in this request leave it alone, as their first run is not typical either).
+  double host_unit_ms = 0.0, host_ms = 0.0;
+  bool host_compiled = false;
   for (size_t s = 0; s < cm.stages.size(); ++s) {
     const planner::CollabStage& stage = cm.stages[s];
     const planner::StagePlan& sp = result.plan.stages[s];
@@ -340,7 +403,10 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
       BandSpec band;
       band.inputs[stage.input] = {0, stage.in_height};
       band.outputs[stage.output] = rows;
-      EI_ASSIGN_OR_RETURN(SliceResult part, model.Run({{stage.input, current}}, {stage.output}, band));
+      EI_ASSIGN_OR_RETURN(SliceResult part,
+                          model.Run({{stage.input, current}}, {stage.output}, band));
+      host_ms += static_cast<double>(part.compute_us) / 1e3;
+      host_compiled = host_compiled || part.compiled;
       return StitchRows(part.outputs[0].tensor, rows.begin, out);
     };
     Result<Tensor> allocated =
@@ -353,24 +419,23 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
     // rows below.
     std::vector<std::shared_ptr<PeerCall>> calls;
     for (const planner::StageTask& task : sp.tasks) {
-      calls.push_back(failed[task.server] ? nullptr
-                                          : StartPeerCall(task.server - 1, s, shared, stage, task,
-                                                          current));
+      calls.push_back(failed[task.server]
+                          ? nullptr
+                          : StartPeerCall(task.server - 1, s, shared, stage, task, current));
     }
     // The host's own segment and the overlap zones, while the peers' segments are on the wire.
-    const auto host_start = SteadyClock::now();
     int64_t host_rows = 0;
     for (const RowRange& rows : sp.host_rows) {
       EI_RETURN_IF_ERROR(run_rows(rows, &out));
       host_rows += rows.size();
     }
-    host_ms += MsSince(host_start);
     host_unit_ms += unit_row_ms * static_cast<double>(host_rows);
     for (size_t k = 0; k < calls.size(); ++k) {
       const planner::StageTask& task = sp.tasks[k];
       const size_t peer = task.server - 1;
       if (calls[k] == nullptr) {
         EI_RETURN_IF_ERROR(run_rows(task.output, &out));
+        host_unit_ms += unit_row_ms * static_cast<double>(task.output.size());
         continue;
       }
       PeerCall& call = *calls[k];
@@ -382,9 +447,9 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
           call.cv.wait_for(lock, std::chrono::milliseconds(2));
         }
         if (!call.done) {
-          status = Status(StatusCode::kDeadlineExceeded, "peer " + pool_->address(peer) + " did not answer " +
-                                            "within " + std::to_string(options_.peer_timeout_ms) +
-                                            " ms");
+          status = Status(StatusCode::kDeadlineExceeded,
+                          "peer " + pool_->address(peer) + " did not answer " + "within " +
+                              std::to_string(options_.peer_timeout_ms) + " ms");
         } else {
           status = call.status;
         }
@@ -400,8 +465,8 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
         pool_->ReportSuccess(peer);
         contributed[task.server] = true;
         const net::InferTiming& t = call.timing;
-        const double wire = t.round_trip_ms - t.server_queue_ms - t.server_compute_ms -
-                            t.server_other_ms;
+        const double wire =
+            t.round_trip_ms - t.server_queue_ms - t.server_compute_ms - t.server_other_ms;
         const double now_ms =
             std::chrono::duration<double, std::milli>(clock_->Now().time_since_epoch()).count();
         stats_[peer]->link.AddTransfer(t.bytes_sent + t.bytes_received, std::max(0.0, wire),
@@ -427,14 +492,15 @@ Result<CollabResult> CollabHost::Run(std::shared_ptr<const ServedModel> shared,
           it = it->first.rfind(prefix, 0) == 0 ? peer_models_.erase(it) : std::next(it);
         }
       }
-      std::fprintf(stderr, "edgeinfer serve: collaborative peer %s: %s; computing its rows %s here\n",
-                   pool_->address(peer).c_str(), status.ToString().c_str(),
-                   task.output.ToString().c_str());
+      std::fprintf(
+          stderr, "edgeinfer serve: collaborative peer %s: %s; computing its rows %s here\n",
+          pool_->address(peer).c_str(), status.ToString().c_str(), task.output.ToString().c_str());
       EI_RETURN_IF_ERROR(run_rows(task.output, &out));
+      host_unit_ms += unit_row_ms * static_cast<double>(task.output.size());
     }
     current = std::move(out);
   }
-  if (host_ms > 0.0 && host_unit_ms > 0.0) {
+  if (host_ms > 0.0 && host_unit_ms > 0.0 && !host_compiled) {
     std::lock_guard<std::mutex> lock(mu_);
     const double sample = std::clamp(host_unit_ms / host_ms, 0.05, 20.0);
     host_speed_ = kSpeedAlpha * sample + (1 - kSpeedAlpha) * host_speed_;
@@ -489,8 +555,8 @@ Status CheckPeersAreNotSelf(const std::vector<net::EdgeClientOptions>& peers, in
       if (local.count(ip) || ip.rfind("127.", 0) == 0) {
         return Status::InvalidArgument(
             "--peers lists this server itself: '" + address + "' is " + ip +
-            ", an address of this machine, on this server's own port " +
-            std::to_string(own_port) + " (a collaborative host must not be its own peer)");
+            ", an address of this machine, on this server's own port " + std::to_string(own_port) +
+            " (a collaborative host must not be its own peer)");
       }
     }
   }

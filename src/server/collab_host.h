@@ -66,6 +66,7 @@ struct CollabResult {
   int servers = 1;                   // servers that computed part of it, the host included
   int peer_failures = 0;             // peer segments the host recomputed
   int64_t compute_us = 0;            // the whole collaborative run at the host
+  bool deadline_missed = false;      // over Run's deadline_ms on the host's clock
   planner::CollabPlan plan;          // what was planned
 };
 
@@ -80,10 +81,11 @@ class CollabHost {
   // Runs `model` on `inputs` collaboratively. A model with no spatial front (several inputs, a
   // first layer that is not local in rows) runs whole at the host. Errors: the model's own
   // (InvalidArgument for inputs that do not fit), never a peer's.
-  // `model` is shared: a stalled peer call may outlive the request.
+  // `model` is shared: a stalled peer call may outlive the request. `deadline_ms` > 0: whether
+  // the run took longer on the host's clock is CollabResult::deadline_missed.
   Result<CollabResult> Run(std::shared_ptr<const ServedModel> model,
                            const std::vector<NamedTensor>& inputs,
-                           const std::vector<std::string>& outputs);
+                           const std::vector<std::string>& outputs, int64_t deadline_ms = 0);
 
   net::EndpointPool& pool() { return *pool_; }
   const CollabOptions& options() const { return options_; }
@@ -98,6 +100,9 @@ class CollabHost {
   };
 
   explicit CollabHost(CollabOptions options);
+  Result<CollabResult> RunCollab(std::shared_ptr<const ServedModel> model,
+                                 const std::vector<NamedTensor>& inputs,
+                                 const std::vector<std::string>& outputs);
   Result<std::shared_ptr<const Analysis>> Analyse(const ServedModel& model,
                                                   const std::vector<NamedTensor>& inputs);
   // The peer's name for `model`, uploading it when the peer lacks it.
@@ -117,7 +122,15 @@ class CollabHost {
   // Analyses by model, version and input shapes; peer model names by "peer|model|version".
   std::map<std::string, std::shared_ptr<const Analysis>> analyses_;  // guarded by mu_
   std::map<std::string, std::string> peer_models_;                   // guarded by mu_
-  double host_speed_ = 1.0;  // measured, relative to its profile; guarded by mu_
+  // The last plan per analysis and the estimates it was made with: kept while the estimates
+  // stay close, so that segment heights (and the servers' compiled bands) do not churn.
+  struct CachedPlan {
+    std::vector<planner::CollabServer> servers;  // the estimates it was made with
+    planner::CollabPlan plan;
+    int uses = 0;
+  };
+  std::map<const Analysis*, CachedPlan> plans_;  // guarded by mu_
+  double host_speed_ = 1.0;         // measured, relative to its profile; guarded by mu_
   std::vector<std::thread> calls_;  // peer call threads; guarded by mu_, joined when done
   std::vector<std::shared_ptr<PeerCall>> call_states_;  // guarded by mu_, one per thread
 

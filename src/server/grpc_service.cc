@@ -264,26 +264,14 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
   if (!band.ok()) return ToGrpc(band.status());
   call.band = std::move(band).value();
   // Request-level parameters of the collaborative mode (docs/protocol.md).
-  std::optional<int64_t> deadline_ms;
   for (const auto& [key, p] : request->parameters()) {
-    if (key == net::kCollabParam) {
-      if (p.parameter_choice_case() == inference::InferParameter::kBoolParam) {
-        call.collab = p.bool_param();
-      } else if (p.parameter_choice_case() == inference::InferParameter::kInt64Param) {
-        call.collab = p.int64_param() != 0;
-      } else {
-        return ToGrpc(Status::InvalidArgument(std::string("request parameter ") +
-                                              net::kCollabParam + " must be a bool or an int64"));
-      }
-    } else if (key == net::kDeadlineMsParam) {
-      if (p.parameter_choice_case() != inference::InferParameter::kInt64Param ||
-          p.int64_param() <= 0) {
-        return ToGrpc(Status::InvalidArgument(std::string("request parameter ") +
-                                              net::kDeadlineMsParam +
-                                              " must be a positive int64 (milliseconds)"));
-      }
-      deadline_ms = p.int64_param();
+    std::optional<bool> flag;
+    std::optional<int64_t> integer;
+    if (p.parameter_choice_case() == inference::InferParameter::kBoolParam) flag = p.bool_param();
+    if (p.parameter_choice_case() == inference::InferParameter::kInt64Param) {
+      integer = p.int64_param();
     }
+    EI_GRPC_RETURN_IF_ERROR(ReadRequestParam(key, flag, integer, &call));
   }
   Result<InferReply> reply = RunInference(*state_, call);
   if (!reply.ok()) return ToGrpc(reply.status());
@@ -320,8 +308,9 @@ grpc::Status GrpcService::ModelInfer(grpc::ServerContext* context,
   SetInt(params, net::kOtherUsParam,
          std::max<int64_t>(0, handler_us - reply->queue_us - reply->compute_us));
   if (call.collab) SetInt(params, net::kCollabServersParam, reply->collab_servers);
-  if (deadline_ms) {
-    (*params)[net::kDeadlineMissedParam].set_bool_param(handler_us > *deadline_ms * 1000);
+  if (call.deadline_ms > 0) {
+    (*params)[net::kDeadlineMissedParam].set_bool_param(reply->deadline_missed ||
+                                                        handler_us > call.deadline_ms * 1000);
   }
   return grpc::Status::OK;
 }

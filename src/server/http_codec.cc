@@ -173,6 +173,15 @@ Result<HttpInferRequest> ParseHttpInfer(const std::string& body, int64_t json_le
   BandParams band;
   if (j.contains("id") && j["id"].is_string()) req.id = j["id"].get<std::string>();
   req.all_binary = BoolParam(j, "binary_data_output");
+  if (auto params = j.find("parameters"); params != j.end() && params->is_object()) {
+    for (const auto& [key, value] : params->items()) {
+      std::optional<bool> flag;
+      std::optional<int64_t> integer;
+      if (value.is_boolean()) flag = value.get<bool>();
+      if (value.is_number_integer()) integer = value.get<int64_t>();
+      EI_RETURN_IF_ERROR(ReadRequestParam(key, flag, integer, &req.call));
+    }
+  }
   if (!j.contains("inputs") || !j["inputs"].is_array()) {
     return Status::InvalidArgument("request has no \"inputs\" array");
   }
@@ -285,6 +294,10 @@ Result<HttpInferBody> BuildHttpInfer(const std::string& model, const HttpInferRe
                      {net::kLoadFactorParam, reply.load_factor},
                      {net::kQueueLengthParam, reply.queue_length},
                      {net::kOtherUsParam, reply.other_us}};
+  if (request.call.collab) j["parameters"][net::kCollabServersParam] = reply.collab_servers;
+  if (request.call.deadline_ms > 0) {
+    j["parameters"][net::kDeadlineMissedParam] = reply.deadline_missed;
+  }
   j["outputs"] = json::array();
   std::string binary;
   bool any_binary = false;

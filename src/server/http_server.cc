@@ -416,6 +416,8 @@ struct HttpFrontEnd::Impl {
                                    std::chrono::steady_clock::now() - received)
                                    .count();
     reply->other_us = std::max<int64_t>(0, handler_us - reply->queue_us - reply->compute_us);
+    const int64_t deadline_ms = parsed->call.deadline_ms;
+    if (deadline_ms > 0 && handler_us > deadline_ms * 1000) reply->deadline_missed = true;
     Result<HttpInferBody> body = BuildHttpInfer(parsed->call.model, *parsed, *reply);
     if (!body.ok()) return SendError(res, body.status());
     if (body->json_length >= 0) {

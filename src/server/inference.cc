@@ -68,6 +68,24 @@ Result<BandSpec> BandParams::Finish() const {
   return spec;
 }
 
+Status ReadRequestParam(const std::string& key, std::optional<bool> flag,
+                        std::optional<int64_t> integer, InferCall* call) {
+  if (key == net::kCollabParam) {
+    if (!flag && !integer) {
+      return Status::InvalidArgument(std::string("request parameter ") + net::kCollabParam +
+                                     " must be a bool or an integer");
+    }
+    call->collab = flag ? *flag : *integer != 0;
+  } else if (key == net::kDeadlineMsParam) {
+    if (!integer || *integer <= 0) {
+      return Status::InvalidArgument(std::string("request parameter ") + net::kDeadlineMsParam +
+                                     " must be a positive integer (milliseconds)");
+    }
+    call->deadline_ms = *integer;
+  }
+  return Status::Ok();
+}
+
 Result<InferReply> RunInference(const ServerState& state, const InferCall& call) {
   EI_RETURN_IF_ERROR(CheckNotStopping(state));
   Result<std::shared_ptr<const ServedModel>> model =
@@ -78,6 +96,7 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
   Result<SliceResult> result = Status::Internal("request did not run");
   ScheduleTiming timing;
   int collab_servers = 0;
+  bool collab_missed = false;
   if (call.collab && !call.band.empty()) {
     return Status::InvalidArgument(std::string(net::kCollabParam) +
                                    " cannot be combined with row bands");
@@ -88,7 +107,8 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
       collab_servers = 1;
       return;
     }
-    Result<CollabResult> collab = state.collab->Run(*model, call.inputs, call.outputs);
+    Result<CollabResult> collab =
+        state.collab->Run(*model, call.inputs, call.outputs, call.deadline_ms);
     if (!collab.ok()) {
       result = collab.status();
       return;
@@ -97,6 +117,7 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
     slice.outputs = std::move(collab->outputs);
     slice.compute_us = collab->compute_us;
     collab_servers = collab->servers;
+    collab_missed = collab->deadline_missed;
     result = std::move(slice);
   };
   Status scheduled = state.scheduler->Run(run, call.deadline, &timing);
@@ -117,6 +138,7 @@ Result<InferReply> RunInference(const ServerState& state, const InferCall& call)
   reply.load_factor = result->load_factor;
   reply.queue_length = timing.queue_length;
   if (call.collab) reply.collab_servers = collab_servers;
+  reply.deadline_missed = collab_missed;
   state.metrics->RecordSuccess(call.model, version, reply.queue_us, reply.compute_us);
   return reply;
 }

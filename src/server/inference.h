@@ -27,6 +27,7 @@ struct InferCall {
   std::vector<std::string> outputs;  // empty: the model outputs
   BandSpec band;                     // row-band geometry; empty for whole tensors
   bool collab = false;  // edgeinfer_collab: run as a collaborative host (server/collab_host.h)
+  int64_t deadline_ms = 0;  // edgeinfer_deadline_ms; 0: none (reported, not enforced)
   Scheduler::Clock::time_point deadline = Scheduler::Clock::time_point::max();
 };
 
@@ -44,6 +45,8 @@ struct InferReply {
   // it, since only it sees the whole request.
   int64_t other_us = 0;
   int collab_servers = 0;  // collaborative requests: the servers that computed part of it
+  // With a deadline: over it (the collaborative host's clock, or the front end's measure).
+  bool deadline_missed = false;
 };
 
 // Everything a front end needs; owned by EdgeServer, outliving both front ends.
@@ -84,6 +87,13 @@ class BandParams {
   std::map<std::string, Pair> inputs_;   // offset, full height
   std::map<std::string, Pair> outputs_;  // row begin, row end
 };
+
+// Folds request-level parameter `key` of the collaborative mode (edgeinfer_collab,
+// edgeinfer_deadline_ms; docs/protocol.md) into `call`, as either front end received it: `flag`
+// is set for a bool parameter, `integer` for an integer one. Other keys are ignored.
+// InvalidArgument naming the parameter for a value of the wrong type or range.
+Status ReadRequestParam(const std::string& key, std::optional<bool> flag,
+                        std::optional<int64_t> integer, InferCall* call);
 
 Result<InferReply> RunInference(const ServerState& state, const InferCall& call);
 

@@ -54,6 +54,7 @@ struct SliceResult {
   std::map<std::string, int64_t> row_offsets;  // banded runs: first row each output holds
   int64_t compute_us = 0;                      // execution only, not compilation
   double load_factor = 1.0;                    // compute time / unloaded baseline of this slice
+  bool compiled = false;                       // banded runs: this run compiled its band
 };
 
 class ServedModel {
