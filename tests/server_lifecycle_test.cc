@@ -1,6 +1,7 @@
 // The edge server's behaviour around the edges of a request's life: a request whose deadline
 // passes while it waits behind a slow one is dropped with DEADLINE_EXCEEDED (and the server
 // keeps serving), SIGTERM stops `serve` promptly, and bad HTTP requests get a clear JSON error.
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -89,14 +90,17 @@ TEST(ServerLifecycleTest, QueuedRequestPastItsDeadlineIsDroppedAndServerKeepsSer
   grpc::Status warm = Infer(stub.get(), slow, kLong);
   ASSERT_TRUE(warm.ok()) << warm.error_message();
   const double slow_ms = MsSince(warm_start);
-  // The test needs the slow request to outlast the wait below plus the queued deadline.
-  constexpr int kHeadStartMs = 100, kDeadlineMs = 150;
-  ASSERT_GT(slow_ms, 2.0 * (kHeadStartMs + kDeadlineMs))
+  // The slow request gets a head start of a quarter of its own run time (at least 100 ms), so
+  // that on a loaded machine (or under ASan, where sending its 3 MB input is slow) it has
+  // reached the worker before the tiny one is sent; it must then outlast the queued deadline.
+  constexpr int kDeadlineMs = 150;
+  const int head_start_ms = std::max(100, static_cast<int>(0.25 * slow_ms));
+  ASSERT_GT(slow_ms, head_start_ms + 2.0 * kDeadlineMs + 100)
       << "the slow model is too fast on this machine to hold the queue";
 
   grpc::Status slow_status;
   std::thread first([&] { slow_status = Infer(stub.get(), slow, kLong); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(kHeadStartMs));
+  std::this_thread::sleep_for(std::chrono::milliseconds(head_start_ms));
   const auto queued_start = Clock::now();
   grpc::Status queued = Infer(stub.get(), tiny, std::chrono::milliseconds(kDeadlineMs));
   const double queued_ms = MsSince(queued_start);
