@@ -47,14 +47,6 @@ Graph SmallFront() {
   return std::move(graph).value();
 }
 
-Tensor Image(const Shape& shape, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  Tensor t = Tensor::Allocate(DType::kFloat32, shape).value();
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
-  return t;
-}
-
 // The whole model run on this device (one thread): the reference the bands are held to.
 std::vector<NamedTensor> WholeRun(const std::string& bytes, const std::vector<NamedTensor>& in) {
   SessionOptions options;

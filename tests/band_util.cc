@@ -271,4 +271,12 @@ std::vector<RowRange> RandomSplit(int64_t height, int n, std::mt19937_64* rng) {
   return parts;
 }
 
+Tensor Image(const Shape& shape, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  Tensor t = Tensor::Allocate(DType::kFloat32, shape).value();
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
 }  // namespace edgeinfer::testing

@@ -31,6 +31,9 @@ Tensor StitchRows(const std::vector<std::pair<int64_t, Tensor>>& bands, int64_t 
 // Whether two float tensors are bit-for-bit equal (shape and every value).
 bool BitEqual(const Tensor& a, const Tensor& b);
 
+// A float tensor of `shape` with values uniform in [-1, 1) from `seed` (a test image).
+Tensor Image(const Shape& shape, uint64_t seed);
+
 // `n` random non-empty contiguous ranges covering [0, height) with unequal heights.
 std::vector<RowRange> RandomSplit(int64_t height, int n, std::mt19937_64* rng);
 

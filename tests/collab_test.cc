@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "band_util.h"
 #include "core/clock.h"
 #include "edgeinfer/session.h"
 #include "net/protocol.h"
@@ -78,14 +79,6 @@ std::string ReducedZoo(const std::string& name, int64_t height, int64_t width) {
   in.rank_known = true;
   EXPECT_TRUE(Specialize(&g, {{in.name, {1, 3, height, width}}}).ok());
   return ExportOnnx(g).value();
-}
-
-Tensor Image(const Shape& shape, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  Tensor t = Tensor::Allocate(DType::kFloat32, shape).value();
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
-  return t;
 }
 
 std::vector<NamedTensor> LocalRun(const std::string& bytes, const std::vector<NamedTensor>& in) {

@@ -1,10 +1,10 @@
 // The edge server's behaviour around the edges of a request's life: a request whose deadline
 // passes while it waits behind a slow one is dropped with DEADLINE_EXCEEDED (and the server
 // keeps serving), SIGTERM stops `serve` promptly, and bad HTTP requests get a clear JSON error.
-#include <algorithm>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
